@@ -1,0 +1,143 @@
+import { type ConnectionsApi, isGone, isThrottled } from "./connections-api.js";
+import type { Logger } from "./logger.js";
+
+export interface RetryPolicy {
+  /** Tries per recipient when throttled, the first included. @default 4 */
+  attempts: number;
+  /** First backoff; each retry doubles it, with full jitter. @default 50 */
+  baseDelayMs: number;
+  /** Longest single backoff. @default 1000 */
+  maxDelayMs: number;
+}
+
+export interface BroadcastOptions {
+  /** Sends in flight at once. @default 200 */
+  concurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Waits between retries; injected so tests need not wait. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+  /** Source of jitter in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+export interface BroadcastTarget {
+  /** Recipients, a page at a time. The next page is read while the current one is being sent. */
+  recipients: AsyncIterable<readonly string[]>;
+  /** The serialized frame. */
+  data: string;
+  /** Called for each recipient whose socket is gone (410), after which the broadcast goes on. */
+  onGone: (connectionId: string) => Promise<void>;
+}
+
+export interface BroadcastResult {
+  delivered: number;
+  /** Gone (410) and cleaned up. */
+  gone: number;
+  /** Failed for any other reason, or still throttled after every retry. */
+  failed: number;
+  /** Throttled sends that were tried again. */
+  retries: number;
+}
+
+export const DEFAULT_BROADCAST_CONCURRENCY = 200;
+
+/**
+ * Sends one frame to many connections: bounded concurrency, one page of recipients in memory (plus the next one
+ * prefetched), throttles retried with backoff, gone connections cleaned up, and no single failure stopping the rest.
+ */
+export class Broadcaster {
+  private readonly concurrency: number;
+  private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly api: ConnectionsApi,
+    private readonly logger: Logger,
+    options: BroadcastOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? DEFAULT_BROADCAST_CONCURRENCY;
+    this.retry = { attempts: 4, baseDelayMs: 50, maxDelayMs: 1000, ...options.retry };
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+  }
+
+  async send(target: BroadcastTarget): Promise<BroadcastResult> {
+    const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, retries: 0 };
+    const next = pull(target.recipients);
+    const worker = async () => {
+      for (let id = await next(); id !== undefined; id = await next()) {
+        await this.deliver(id, target, result);
+      }
+    };
+    await Promise.all(Array.from({ length: this.concurrency }, worker));
+    return result;
+  }
+
+  private async deliver(connectionId: string, target: BroadcastTarget, result: BroadcastResult): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.api.post(connectionId, target.data);
+        result.delivered++;
+        return;
+      } catch (err) {
+        if (isGone(err)) {
+          result.gone++;
+          await target.onGone(connectionId).catch((cleanupErr: unknown) => {
+            this.logger.warn("could not remove a gone connection", { connectionId, error: cleanupErr });
+          });
+          return;
+        }
+        if (isThrottled(err) && attempt < this.retry.attempts) {
+          result.retries++;
+          const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+          await this.sleep(this.random() * ceiling);
+          continue;
+        }
+        result.failed++;
+        this.logger.warn("send failed", { connectionId, attempt, error: err });
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Turns pages into a single `next()` that many workers can call at once. Reads one page ahead so that workers
+ * rarely wait for the store, and never more, so memory stays at two pages whatever the table holds.
+ */
+function pull(pages: AsyncIterable<readonly string[]>): () => Promise<string | undefined> {
+  const iterator = pages[Symbol.asyncIterator]();
+  // A prefetch may fail while workers are busy; mark it handled now, the rejection still reaches `load`.
+  const readAhead = () => {
+    const next = iterator.next();
+    next.catch(() => {});
+    return next;
+  };
+  let ahead = readAhead();
+  let page: readonly string[] = [];
+  let index = 0;
+  let finished = false;
+  // Workers that find the page empty all wait on the same load instead of each reading a page.
+  let loading: Promise<void> | undefined;
+  const load = async () => {
+    const { value, done } = await ahead;
+    if (done) {
+      finished = true;
+      return;
+    }
+    page = value;
+    index = 0;
+    ahead = readAhead();
+  };
+  return async () => {
+    while (index >= page.length) {
+      if (finished) return undefined;
+      loading ??= load().finally(() => {
+        loading = undefined;
+      });
+      await loading;
+    }
+    return page[index++];
+  };
+}

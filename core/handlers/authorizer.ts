@@ -1,0 +1,66 @@
+import type { APIGatewayAuthorizerResult } from "aws-lambda";
+import { type Env, EnvVar, requireEnv } from "../env.js";
+import { RejectionReason, TokenRejectedError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { TOKEN_QUERY_PARAMETER } from "../protocol.js";
+import { TokenVerifier } from "../token-verifier.js";
+import type { AuthorizerContext, WebSocketAuthorizerEvent } from "../websocket-event.js";
+import { loggerFromEnv } from "./env-deps.js";
+
+export interface AuthorizerDeps {
+  verifier: Pick<TokenVerifier, "verify">;
+  logger: Logger;
+}
+
+/**
+ * The `$connect` REQUEST authorizer. Allows a valid SuperTokens session token and hands its claims to the
+ * integrations; anything else is `Unauthorized` (401). Logs the reason category, never the token.
+ */
+export function createAuthorizerHandler({ verifier, logger }: AuthorizerDeps) {
+  return async (event: WebSocketAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    const { connectionId, requestId } = event.requestContext;
+    const log = logger.child({ connectionId, requestId });
+    try {
+      const claims = await verifier.verify(tokenFrom(event));
+      log.info("connect authorized", { userId: claims.userId, tenantId: claims.tenantId });
+      const context: AuthorizerContext = claims;
+      return {
+        principalId: claims.userId,
+        policyDocument: {
+          Version: "2012-10-17",
+          Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: event.methodArn }],
+        },
+        context: { ...context },
+      };
+    } catch (err) {
+      if (err instanceof TokenRejectedError) {
+        log.warn("connect refused", { reason: err.reason });
+      } else {
+        log.error("authorizer failed; refusing", { error: err });
+      }
+      // The only error API Gateway turns into 401; anything else would be a 500.
+      throw new Error("Unauthorized");
+    }
+  };
+}
+
+function tokenFrom(event: WebSocketAuthorizerEvent): string | undefined {
+  const values = event.multiValueQueryStringParameters?.[TOKEN_QUERY_PARAMETER];
+  // Two tokens in one URL is a confused or hostile client; which one API Gateway picked is not worth guessing.
+  if (values && values.length > 1) {
+    throw new TokenRejectedError(RejectionReason.Malformed, `${values.length} token parameters`);
+  }
+  return event.queryStringParameters?.[TOKEN_QUERY_PARAMETER];
+}
+
+/** The authorizer as Lambda runs it, configured from the environment. */
+export function authorizerFromEnv(env: Env, options: { allowInsecureLoopback?: boolean; logger?: Logger } = {}) {
+  return createAuthorizerHandler({
+    verifier: new TokenVerifier({
+      issuer: requireEnv(env, EnvVar.Issuer),
+      jwksUri: requireEnv(env, EnvVar.JwksUri),
+      allowInsecureLoopback: options.allowInsecureLoopback,
+    }),
+    logger: options.logger ?? loggerFromEnv(env),
+  });
+}

@@ -1,0 +1,48 @@
+import { type Clock, systemClock, toEpochSeconds } from "../clock.js";
+import type { ConnectionStore } from "../connection-store.js";
+import type { Env } from "../env.js";
+import type { Logger } from "../logger.js";
+import { Limits } from "../protocol.js";
+import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
+import { readAuthorizerContext } from "./authorizer-context.js";
+import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
+
+export interface ConnectDeps {
+  store: Pick<ConnectionStore, "put">;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Keep a record a little past API Gateway's 2-hour limit, so a missed `$disconnect` still expires. */
+const TTL_MARGIN_SECONDS = 5 * 60;
+
+/** `$connect`: records who is on the new connection. The socket opens only after this returns 200. */
+export function createConnectHandler({ store, clock, logger }: ConnectDeps) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const { connectionId, requestId } = event.requestContext;
+    const log = logger.child({ connectionId, requestId });
+    const auth = readAuthorizerContext(event);
+    if (!auth) {
+      // Only reachable if the route lost its authorizer: refuse rather than admit an anonymous socket.
+      log.error("connect without authorizer context; refusing");
+      return { statusCode: 403 };
+    }
+    const connectedAt = event.requestContext.connectedAt ?? clock();
+    await store.put({
+      connectionId,
+      userId: auth.userId,
+      tenantId: auth.tenantId,
+      name: auth.name,
+      connectedAt,
+      expiresAt: auth.expiresAt,
+      ttl: toEpochSeconds(connectedAt) + Limits.maxConnectionSeconds + TTL_MARGIN_SECONDS,
+    });
+    log.info("connected", { userId: auth.userId });
+    return { statusCode: 200 };
+  };
+}
+
+export function connectFromEnv(env: Env, options: FromEnvOptions = {}) {
+  const clock = options.clock ?? systemClock;
+  return createConnectHandler({ store: storeFromEnv(env, clock), clock, logger: options.logger ?? loggerFromEnv(env) });
+}

@@ -1,0 +1,76 @@
+/**
+ * The wire protocol, named once: the stack, the handlers, the sandbox and the page all import from here, so a
+ * route key or a limit cannot drift between them. docs/PROTOCOL.md describes the same frames for people.
+ */
+
+/** API Gateway's route selection expression; the sandbox routes with the same value. */
+export const ROUTE_SELECTION_EXPRESSION = "$request.body.action";
+/** The JSON field that `ROUTE_SELECTION_EXPRESSION` reads. */
+export const ROUTE_SELECTION_FIELD = "action";
+
+export const RouteKey = {
+  Connect: "$connect",
+  Disconnect: "$disconnect",
+  Default: "$default",
+  SendMessage: "sendmessage",
+} as const;
+export type RouteKey = (typeof RouteKey)[keyof typeof RouteKey];
+
+/** Routes a client selects with `action`; every other action lands on `$default`. */
+export const CLIENT_ACTIONS = [RouteKey.SendMessage] as const;
+
+/** Query-string parameter that carries the SuperTokens access token on `$connect`. */
+export const TOKEN_QUERY_PARAMETER = "token";
+/** API Gateway identity source for the `$connect` authorizer. */
+export const TOKEN_IDENTITY_SOURCE = `route.request.querystring.${TOKEN_QUERY_PARAMETER}`;
+
+export const Limits = {
+  /** Longest chat text, in characters after trimming. */
+  maxTextLength: 2000,
+  /** API Gateway closes a socket with 1009 on a message over 128 KB. */
+  maxMessageBytes: 128 * 1024,
+  /** API Gateway's largest single WebSocket frame. */
+  maxFrameBytes: 32 * 1024,
+  /** PostToConnection `Data` limit. */
+  maxPostBytes: 131_072,
+  /** API Gateway closes idle sockets after 10 minutes. */
+  idleTimeoutSeconds: 10 * 60,
+  /** API Gateway closes every socket after 2 hours. */
+  maxConnectionSeconds: 2 * 60 * 60,
+} as const;
+
+/** Machine-readable `code` of an error frame. */
+export const ErrorCode = {
+  InvalidJson: "invalid_json",
+  UnknownAction: "unknown_action",
+  InvalidText: "invalid_text",
+  TextTooLong: "text_too_long",
+  Unauthenticated: "unauthenticated",
+  InternalError: "internal_error",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Frames the client sends. */
+export interface SendMessageRequest {
+  action: typeof RouteKey.SendMessage;
+  text: string;
+}
+
+/** Frames the server sends. */
+export interface MessageFrame {
+  type: "message";
+  id: string;
+  /** The authenticated sender; `name` when the token carries a display name. */
+  sender: { userId: string; name?: string };
+  text: string;
+  /** ISO 8601, UTC. */
+  sentAt: string;
+}
+
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+export type ServerFrame = MessageFrame | ErrorFrame;
