@@ -54,7 +54,9 @@ export class TokenVerifier {
   private readonly verifier;
 
   constructor(options: TokenVerifierOptions) {
-    const fetcher = options.fetcher ?? createJwksFetcher({ allowInsecureLoopback: options.allowInsecureLoopback });
+    const fetcher = failingAsFetchError(
+      options.fetcher ?? createJwksFetcher({ allowInsecureLoopback: options.allowInsecureLoopback }),
+    );
     this.verifier = JwtVerifier.create(
       {
         issuer: options.issuer,
@@ -84,6 +86,25 @@ export class TokenVerifier {
     }
     return sessionClaims(payload);
   }
+}
+
+/**
+ * Any failure to get a usable JWKS (network, status, timeout, a body that is not JSON) becomes a `FetchError`, so it
+ * is reported as the JWKS being unavailable rather than as a bad token, whatever fetcher is plugged in.
+ */
+function failingAsFetchError(fetcher: Fetcher): Fetcher {
+  return {
+    fetch: async (uri, requestOptions, data) => {
+      let body: ArrayBuffer;
+      try {
+        body = await fetcher.fetch(uri, requestOptions, data);
+        JSON.parse(new TextDecoder().decode(body));
+      } catch (err) {
+        throw err instanceof FetchError ? err : new FetchError(uri, err instanceof Error ? err.message : String(err));
+      }
+      return body;
+    },
+  };
 }
 
 function sessionClaims(payload: JwtPayload): SessionClaims {

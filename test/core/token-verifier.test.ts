@@ -1,0 +1,164 @@
+import { createHmac } from "node:crypto";
+import { beforeEach, describe, expect, it } from "vitest";
+import { RejectionReason, TokenRejectedError } from "../../core/errors.js";
+import { TokenVerifier } from "../../core/token-verifier.js";
+import { b64url, jwksOf, sessionPayload, TestSigningKey } from "./supertokens-keys.js";
+
+const issuer = "https://api.example.com/auth";
+const jwksUri = "https://api.example.com/auth/jwt/jwks.json";
+const key = new TestSigningKey("d-1700000000000");
+const otherKey = new TestSigningKey("d-1700000000001");
+
+/** A fetcher that serves `body` and counts calls, in place of the network. */
+function fakeFetcher(body: () => unknown) {
+  const fetcher = {
+    calls: 0,
+    fetch: async (uri: string) => {
+      fetcher.calls++;
+      expect(uri).toBe(jwksUri);
+      const value = body();
+      if (value instanceof Error) throw value;
+      return new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)).buffer as ArrayBuffer;
+    },
+  };
+  return fetcher;
+}
+
+async function rejection(verifier: TokenVerifier, token: string | undefined): Promise<string> {
+  const err = await verifier.verify(token).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TokenRejectedError);
+  return (err as TokenRejectedError).reason;
+}
+
+describe("TokenVerifier", () => {
+  let fetcher: ReturnType<typeof fakeFetcher>;
+  let verifier: TokenVerifier;
+  beforeEach(() => {
+    fetcher = fakeFetcher(() => jwksOf(key));
+    verifier = new TokenVerifier({ issuer, jwksUri, fetcher });
+  });
+
+  it("accepts a SuperTokens session token and returns its claims", async () => {
+    const claims = await verifier.verify(key.sign({ ...sessionPayload(issuer), email: "ada@example.com" }));
+    expect(claims).toMatchObject({ userId: "user-1", sessionHandle: "session-1", tenantId: "public" });
+    expect(claims.expiresAt).toBeGreaterThan(Date.now() / 1000);
+    expect(claims.name).toBe("ada@example.com");
+  });
+
+  it("fetches the JWKS once and reuses it", async () => {
+    for (let i = 0; i < 5; i++) await verifier.verify(key.sign(sessionPayload(issuer)));
+    expect(fetcher.calls).toBe(1);
+  });
+
+  it.each([
+    ["no token", undefined, RejectionReason.Missing],
+    ["not a JWT", "hello", RejectionReason.Malformed],
+    ["broken base64", "a.b.c", RejectionReason.Malformed],
+    [
+      "a token several KB long",
+      key.sign({ ...sessionPayload(issuer), pad: "x".repeat(5000) }),
+      RejectionReason.Malformed,
+    ],
+  ])("refuses %s", async (_name, token, reason) => {
+    expect(await rejection(verifier, token)).toBe(reason);
+  });
+
+  it("refuses an expired token", async () => {
+    const past = Math.floor(Date.now() / 1000) - 7200;
+    expect(await rejection(verifier, key.sign(sessionPayload(issuer, past)))).toBe(RejectionReason.Expired);
+  });
+
+  it("refuses a tampered payload", async () => {
+    const [head, , sig] = key.sign(sessionPayload(issuer)).split(".");
+    const forged = b64url(JSON.stringify({ ...sessionPayload(issuer), sub: "admin" }));
+    expect(await rejection(verifier, `${head}.${forged}.${sig}`)).toBe(RejectionReason.BadSignature);
+  });
+
+  it("refuses a token signed by another key under a known kid", async () => {
+    const impostor = new TestSigningKey(key.kid);
+    expect(await rejection(verifier, impostor.sign(sessionPayload(issuer)))).toBe(RejectionReason.BadSignature);
+  });
+
+  it.each([
+    ["another issuer", "https://evil.example.com/auth"],
+    ["a trailing slash", `${issuer}/`],
+    ["other case", issuer.toUpperCase()],
+  ])("refuses an issuer differing by %s", async (_name, iss) => {
+    expect(await rejection(verifier, key.sign({ ...sessionPayload(issuer), iss }))).toBe(RejectionReason.WrongIssuer);
+  });
+
+  it("refuses an unknown kid, and does not refetch the JWKS for every such token", async () => {
+    for (let i = 0; i < 20; i++) {
+      expect(await rejection(verifier, otherKey.sign(sessionPayload(issuer)))).toBe(RejectionReason.UnknownKey);
+    }
+    expect(fetcher.calls).toBeLessThanOrEqual(2);
+  });
+
+  it("refuses a token without kid", async () => {
+    const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
+    const [, body, sig] = key.sign(sessionPayload(issuer)).split(".");
+    expect(await rejection(verifier, `${header}.${body}.${sig}`)).toBe(RejectionReason.Malformed);
+  });
+
+  it("refuses alg none", async () => {
+    const header = b64url(JSON.stringify({ alg: "none", typ: "JWT", kid: key.kid }));
+    const token = `${header}.${b64url(JSON.stringify(sessionPayload(issuer)))}.`;
+    expect([RejectionReason.Malformed, RejectionReason.BadAlgorithm]).toContain(await rejection(verifier, token));
+  });
+
+  it("refuses HS256 signed with the RSA public key as the secret", async () => {
+    const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT", kid: key.kid }));
+    const input = `${header}.${b64url(JSON.stringify(sessionPayload(issuer)))}`;
+    const secret = key.publicKey.export({ format: "pem", type: "spki" });
+    const token = `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+    expect([RejectionReason.Malformed, RejectionReason.BadAlgorithm]).toContain(await rejection(verifier, token));
+  });
+
+  it("refuses a non-session token (stt: 1)", async () => {
+    const token = key.sign({ ...sessionPayload(issuer), stt: 1 });
+    expect(await rejection(verifier, token)).toBe(RejectionReason.NotASessionToken);
+  });
+
+  it("accepts stt: 0", async () => {
+    await expect(verifier.verify(key.sign({ ...sessionPayload(issuer), stt: 0 }))).resolves.toBeDefined();
+  });
+
+  it.each([
+    ["sub missing", { sub: undefined }],
+    ["sessionHandle missing", { sessionHandle: undefined }],
+  ])("refuses %s", async (_name, override) => {
+    const token = key.sign({ ...sessionPayload(issuer), ...override });
+    expect(await rejection(verifier, token)).toBe(RejectionReason.MissingClaim);
+  });
+
+  it("refuses a sub that is not a string", async () => {
+    const token = key.sign({ ...sessionPayload(issuer), sub: 42 });
+    expect([RejectionReason.Malformed, RejectionReason.MissingClaim]).toContain(await rejection(verifier, token));
+  });
+
+  it("refuses a token whose nbf is in the future", async () => {
+    const token = key.sign({ ...sessionPayload(issuer), nbf: Math.floor(Date.now() / 1000) + 600 });
+    expect(await rejection(verifier, token)).toBe(RejectionReason.NotYetValid);
+  });
+
+  it("fails closed when the JWKS cannot be fetched or is garbage", async () => {
+    const down = new TokenVerifier({ issuer, jwksUri, fetcher: fakeFetcher(() => new Error("ECONNREFUSED")) });
+    expect(await rejection(down, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+    const garbage = new TokenVerifier({ issuer, jwksUri, fetcher: fakeFetcher(() => "<html>") });
+    expect(await rejection(garbage, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+  });
+
+  it("refuses a plain-http JWKS unless it is on loopback and allowed", async () => {
+    const remote = new TokenVerifier({ issuer, jwksUri: "http://api.example.com/auth/jwt/jwks.json" });
+    expect(await rejection(remote, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+    const remoteAllowed = new TokenVerifier({
+      issuer,
+      jwksUri: "http://api.example.com/auth/jwt/jwks.json",
+      allowInsecureLoopback: true,
+    });
+    expect(await rejection(remoteAllowed, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+  });
+});
