@@ -20,17 +20,31 @@ export interface BroadcastOptions {
   random?: () => number;
 }
 
+export interface Recipient {
+  connectionId: string;
+  /** When the connection's session ends, epoch seconds. */
+  expiresAt?: number;
+}
+
 export interface BroadcastTarget {
   /** Recipients, a page at a time. The next page is read while the current one is being sent. */
-  recipients: AsyncIterable<readonly string[]>;
+  recipients: AsyncIterable<readonly Recipient[]>;
   /** The serialized frame. */
   data: string;
   /** Called for each recipient whose socket is gone (410), after which the broadcast goes on. */
   onGone: (connectionId: string) => Promise<void>;
+  /**
+   * Recipients whose session ended at or before this time (epoch seconds) get `onExpired` instead of the frame:
+   * the broadcast doubles as the sweep that closes silent connections with stale tokens. @default no check
+   */
+  expiredAt?: number;
+  onExpired?: (connectionId: string) => Promise<void>;
 }
 
 export interface BroadcastResult {
   delivered: number;
+  /** Skipped and closed: their session had expired. */
+  expired: number;
   /** Gone (410) and cleaned up. */
   gone: number;
   /** Failed for any other reason, or still throttled after every retry. */
@@ -63,11 +77,21 @@ export class Broadcaster {
   }
 
   async send(target: BroadcastTarget): Promise<BroadcastResult> {
-    const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, retries: 0 };
+    const result: BroadcastResult = { delivered: 0, expired: 0, gone: 0, failed: 0, retries: 0 };
     const next = pull(target.recipients);
     const worker = async () => {
-      for (let id = await next(); id !== undefined; id = await next()) {
-        await this.deliver(id, target, result);
+      for (let recipient = await next(); recipient !== undefined; recipient = await next()) {
+        if (isExpired(recipient, target.expiredAt)) {
+          result.expired++;
+          await target.onExpired?.(recipient.connectionId).catch((err: unknown) => {
+            this.logger.warn("could not close an expired connection", {
+              connectionId: recipient.connectionId,
+              error: err,
+            });
+          });
+        } else {
+          await this.deliver(recipient.connectionId, target, result);
+        }
       }
     };
     await Promise.all(Array.from({ length: this.concurrency }, worker));
@@ -106,7 +130,10 @@ export class Broadcaster {
  * Turns pages into a single `next()` that many workers can call at once. Reads one page ahead so that workers
  * rarely wait for the store, and never more, so memory stays at two pages whatever the table holds.
  */
-function pull(pages: AsyncIterable<readonly string[]>): () => Promise<string | undefined> {
+const isExpired = (recipient: Recipient, expiredAt: number | undefined) =>
+  expiredAt !== undefined && recipient.expiresAt !== undefined && recipient.expiresAt <= expiredAt;
+
+function pull<T>(pages: AsyncIterable<readonly T[]>): () => Promise<T | undefined> {
   const iterator = pages[Symbol.asyncIterator]();
   // A prefetch may fail while workers are busy; mark it handled now, the rejection still reaches `load`.
   const readAhead = () => {
@@ -115,7 +142,7 @@ function pull(pages: AsyncIterable<readonly string[]>): () => Promise<string | u
     return next;
   };
   let ahead = readAhead();
-  let page: readonly string[] = [];
+  let page: readonly T[] = [];
   let index = 0;
   let finished = false;
   // Workers that find the page empty all wait on the same load instead of each reading a page.

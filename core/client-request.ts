@@ -1,7 +1,14 @@
 import { InvalidRequestError } from "./errors.js";
-import { ErrorCode, Limits, ROUTE_SELECTION_FIELD, RouteKey, type SendMessageRequest } from "./protocol.js";
+import {
+  ErrorCode,
+  Limits,
+  type RefreshRequest,
+  ROUTE_SELECTION_FIELD,
+  RouteKey,
+  type SendMessageRequest,
+} from "./protocol.js";
 
-export type ClientRequest = SendMessageRequest;
+export type ClientRequest = SendMessageRequest | RefreshRequest;
 
 /**
  * Parses and validates a client frame. Throws `InvalidRequestError` with the code and message the sender sees.
@@ -21,6 +28,11 @@ export function parseClientRequest(body: string | undefined): ClientRequest {
   switch (action) {
     case RouteKey.SendMessage:
       return { action, text: validText(parsed) };
+    case RouteKey.Refresh: {
+      const token = ownString(parsed, "token");
+      if (!token) throw new InvalidRequestError(ErrorCode.InvalidToken, '"token" must be the new access token.');
+      return { action, token };
+    }
     default:
       throw new InvalidRequestError(
         ErrorCode.UnknownAction,

@@ -1,7 +1,14 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import type { Clock } from "./clock.js";
-import { toEpochSeconds } from "./clock.js";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { type Clock, toEpochSeconds } from "./clock.js";
 import { type ConnectionRecord, ConnectionTable } from "./connection-table.js";
+import type { TokenBucket } from "./rate-limiter.js";
 
 /** What a broadcast needs of a connection; a narrow projection keeps Scan pages small. */
 export type Recipient = Pick<ConnectionRecord, "connectionId" | "expiresAt">;
@@ -28,16 +35,55 @@ export class ConnectionStore {
   /** The live record, or undefined when there is none or its TTL has passed (DynamoDB deletes lazily). */
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { [ConnectionTable.partitionKey]: connectionId } }),
+      new GetCommand({ TableName: this.tableName, Key: this.key(connectionId), ConsistentRead: true }),
     );
     const record = Item as ConnectionRecord | undefined;
     return record && record.ttl > toEpochSeconds(this.clock()) ? record : undefined;
   }
 
+  /** Extends the session of a connection held by `userId`; false when there is no such connection. */
+  async renew(connectionId: string, userId: string, expiresAt: number): Promise<boolean> {
+    return this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "SET expiresAt = :exp",
+      ConditionExpression: "attribute_exists(#id) AND userId = :user",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":exp": expiresAt, ":user": userId },
+    });
+  }
+
+  /**
+   * Stores the rate limiter's new state if nobody changed it since `previous` was read (another message from the
+   * same connection, handled by another Lambda instance); false when somebody did.
+   */
+  async saveBucket(connectionId: string, previous: TokenBucket | undefined, next: TokenBucket): Promise<boolean> {
+    return this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "SET bucket = :next",
+      ConditionExpression: previous
+        ? "attribute_exists(#id) AND bucket.updatedAt = :previous"
+        : "attribute_exists(#id) AND attribute_not_exists(bucket)",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":next": next, ...(previous ? { ":previous": previous.updatedAt } : {}) },
+    });
+  }
+
   async delete(connectionId: string): Promise<void> {
-    await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { [ConnectionTable.partitionKey]: connectionId } }),
-    );
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: this.key(connectionId) }));
+  }
+
+  private key(connectionId: string) {
+    return { [ConnectionTable.partitionKey]: connectionId };
+  }
+
+  private async conditionalUpdate(input: Omit<UpdateCommand["input"], "TableName">): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      return true;
+    } catch (err) {
+      if ((err as Error).name === "ConditionalCheckFailedException") return false;
+      throw err;
+    }
   }
 
   /**

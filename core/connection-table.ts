@@ -8,6 +8,8 @@ export const ConnectionTable = {
   timeToLiveAttribute: "ttl",
 } as const;
 
+import type { TokenBucket } from "./rate-limiter.js";
+
 /** A connection as stored. Times are epoch seconds, except `connectedAt` (epoch milliseconds, as API Gateway gives). */
 export interface ConnectionRecord {
   connectionId: string;
@@ -21,6 +23,8 @@ export interface ConnectionRecord {
   expiresAt: number;
   /** Epoch seconds: API Gateway has closed the socket by then, so the record is garbage. */
   ttl: number;
+  /** The message rate limiter's state; absent until the first message. */
+  bucket?: TokenBucket;
 }
 
 /** DynamoDB `CreateTable` input for the table, for the sandbox and the tests. */

@@ -14,11 +14,25 @@ export const EnvVar = {
   Issuer: "ISSUER",
   /** `debug`, `info`, `warn` or `error`; default `info`. */
   LogLevel: "LOG_LEVEL",
+  /** Token bucket size per connection; default `Limits.defaultMessageBurst`. */
+  MessageBurst: "MESSAGE_BURST",
+  /** Token bucket refill per connection, messages per second; default `Limits.defaultMessagesPerSecond`. */
+  MessagesPerSecond: "MESSAGES_PER_SECOND",
   /** Local runs only: a DynamoDB endpoint such as `http://127.0.0.1:8000`. */
   DynamoDbEndpoint: "DYNAMODB_ENDPOINT",
 } as const;
 
 export type Env = Record<string, string | undefined>;
+
+/** Reads an optional positive number, failing with a message that names the variable when it is not one. */
+export function numberEnv(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value.trim() === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0)
+    throw new ConfigurationError(name, `is "${value}", not a positive number`);
+  return parsed;
+}
 
 /** Reads a required variable, failing with a message that names it. */
 export function requireEnv(env: Env, name: string): string {

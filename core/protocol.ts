@@ -13,11 +13,12 @@ export const RouteKey = {
   Disconnect: "$disconnect",
   Default: "$default",
   SendMessage: "sendmessage",
+  Refresh: "refresh",
 } as const;
 export type RouteKey = (typeof RouteKey)[keyof typeof RouteKey];
 
 /** Routes a client selects with `action`; every other action lands on `$default`. */
-export const CLIENT_ACTIONS = [RouteKey.SendMessage] as const;
+export const CLIENT_ACTIONS = [RouteKey.SendMessage, RouteKey.Refresh] as const;
 
 /** Query-string parameter that carries the SuperTokens access token on `$connect`. */
 export const TOKEN_QUERY_PARAMETER = "token";
@@ -37,6 +38,10 @@ export const Limits = {
   idleTimeoutSeconds: 10 * 60,
   /** API Gateway closes every socket after 2 hours. */
   maxConnectionSeconds: 2 * 60 * 60,
+  /** Messages a connection may send in a burst (token bucket size). Stack setting `messageBurst`. */
+  defaultMessageBurst: 10,
+  /** Messages per second a connection may sustain (token bucket refill). Stack setting `messagesPerSecond`. */
+  defaultMessagesPerSecond: 2,
 } as const;
 
 /** Machine-readable `code` of an error frame. */
@@ -46,6 +51,9 @@ export const ErrorCode = {
   InvalidText: "invalid_text",
   TextTooLong: "text_too_long",
   Unauthenticated: "unauthenticated",
+  SessionExpired: "session_expired",
+  InvalidToken: "invalid_token",
+  RateLimited: "rate_limited",
   InternalError: "internal_error",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -54,6 +62,12 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface SendMessageRequest {
   action: typeof RouteKey.SendMessage;
   text: string;
+}
+
+export interface RefreshRequest {
+  action: typeof RouteKey.Refresh;
+  /** A newer access token of the same user. */
+  token: string;
 }
 
 /** Frames the server sends. */
@@ -73,4 +87,11 @@ export interface ErrorFrame {
   message: string;
 }
 
-export type ServerFrame = MessageFrame | ErrorFrame;
+/** The connection's session was renewed by a `refresh`. */
+export interface RefreshedFrame {
+  type: "refreshed";
+  /** The new token's `exp`, epoch seconds: refresh again before it. */
+  expiresAt: number;
+}
+
+export type ServerFrame = MessageFrame | ErrorFrame | RefreshedFrame;

@@ -15,6 +15,7 @@ import {
 import type { Fetcher } from "aws-jwt-verify/https";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 import type { JwtPayload } from "aws-jwt-verify/jwt-model";
+import { type Env, EnvVar, requireEnv } from "./env.js";
 import { RejectionReason, TokenRejectedError } from "./errors.js";
 import { createJwksFetcher } from "./jwks-fetcher.js";
 
@@ -87,6 +88,14 @@ export class TokenVerifier {
     return sessionClaims(payload);
   }
 }
+
+/** The verifier configured from `ISSUER` and `JWKS_URI`, as the authorizer and the message handler use it. */
+export const verifierFromEnv = (env: Env, options: { allowInsecureLoopback?: boolean } = {}) =>
+  new TokenVerifier({
+    issuer: requireEnv(env, EnvVar.Issuer),
+    jwksUri: requireEnv(env, EnvVar.JwksUri),
+    allowInsecureLoopback: options.allowInsecureLoopback,
+  });
 
 /**
  * Any failure to get a usable JWKS (network, status, timeout, a body that is not JSON) becomes a `FetchError`, so it

@@ -1,9 +1,9 @@
 import type { APIGatewayAuthorizerResult } from "aws-lambda";
-import { type Env, EnvVar, requireEnv } from "../env.js";
+import type { Env } from "../env.js";
 import { RejectionReason, TokenRejectedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { TOKEN_QUERY_PARAMETER } from "../protocol.js";
-import { TokenVerifier } from "../token-verifier.js";
+import { type TokenVerifier, verifierFromEnv } from "../token-verifier.js";
 import type { AuthorizerContext, WebSocketAuthorizerEvent } from "../websocket-event.js";
 import { loggerFromEnv } from "./env-deps.js";
 
@@ -56,11 +56,7 @@ function tokenFrom(event: WebSocketAuthorizerEvent): string | undefined {
 /** The authorizer as Lambda runs it, configured from the environment. */
 export function authorizerFromEnv(env: Env, options: { allowInsecureLoopback?: boolean; logger?: Logger } = {}) {
   return createAuthorizerHandler({
-    verifier: new TokenVerifier({
-      issuer: requireEnv(env, EnvVar.Issuer),
-      jwksUri: requireEnv(env, EnvVar.JwksUri),
-      allowInsecureLoopback: options.allowInsecureLoopback,
-    }),
+    verifier: verifierFromEnv(env, options),
     logger: options.logger ?? loggerFromEnv(env),
   });
 }

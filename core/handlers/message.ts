@@ -1,68 +1,132 @@
 import { createManagementClient } from "../aws-clients.js";
 import { Broadcaster, type BroadcastOptions } from "../broadcast.js";
 import { parseClientRequest } from "../client-request.js";
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, systemClock, toEpochSeconds } from "../clock.js";
 import type { ConnectionStore } from "../connection-store.js";
+import type { ConnectionRecord } from "../connection-table.js";
 import { type ConnectionsApi, ManagementApiConnections, sendFrame } from "../connections-api.js";
-import { type Env, EnvVar, requireEnv } from "../env.js";
-import { InvalidRequestError } from "../errors.js";
+import { type Env, EnvVar, numberEnv, requireEnv } from "../env.js";
+import { InvalidRequestError, TokenRejectedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { MessageIdGenerator } from "../message-id.js";
-import { ErrorCode, type MessageFrame } from "../protocol.js";
+import { ErrorCode, Limits, type MessageFrame, type RefreshRequest, type SendMessageRequest } from "../protocol.js";
+import { type RateLimit, takeToken } from "../rate-limiter.js";
+import { type TokenVerifier, verifierFromEnv } from "../token-verifier.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
-import { readAuthorizerContext } from "./authorizer-context.js";
 import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
 
 export interface MessageDeps {
-  store: Pick<ConnectionStore, "get" | "delete" | "scan">;
+  store: Pick<ConnectionStore, "get" | "delete" | "scan" | "renew" | "saveBucket">;
   connections: ConnectionsApi;
+  /** Checks the token of a `refresh`. */
+  verifier: Pick<TokenVerifier, "verify">;
   clock: Clock;
   logger: Logger;
+  /** @default Limits.defaultMessageBurst and Limits.defaultMessagesPerSecond */
+  rateLimit?: RateLimit;
   broadcast?: BroadcastOptions;
 }
 
+/** Thrown to end a connection whose session is over: the sender gets the error frame, then the socket closes. */
+class SessionEndedError extends InvalidRequestError {}
+
 /**
- * Every route after `$connect` but `$disconnect`: `sendmessage` and `$default`. Validates the frame, names the sender
- * from the authenticated identity (never the body), and broadcasts. A bad frame earns the sender an error frame.
+ * Every route after `$connect` but `$disconnect`: `sendmessage`, `refresh` and `$default`. The connection record is
+ * the source of truth for who is sending and until when: it outlives the token checked at connect, since `refresh`
+ * extends it. A bad frame earns the sender an error frame; an expired session is told so and closed.
  */
 export function createMessageHandler(deps: MessageDeps) {
-  const { store, connections, clock, logger } = deps;
+  const { store, connections, verifier, clock, logger } = deps;
+  const rateLimit = deps.rateLimit ?? {
+    burst: Limits.defaultMessageBurst,
+    perSecond: Limits.defaultMessagesPerSecond,
+  };
   const ids = new MessageIdGenerator(clock);
   const broadcaster = new Broadcaster(connections, logger, deps.broadcast);
 
-  // The authorizer context reaches later routes on AWS, but is not promised to: the record is the fallback.
-  const senderOf = async (event: WebSocketEvent): Promise<MessageFrame["sender"] | undefined> => {
-    const identity = readAuthorizerContext(event) ?? (await store.get(event.requestContext.connectionId));
-    return identity && { userId: identity.userId, ...(identity.name ? { name: identity.name } : {}) };
-  };
+  async function sendMessage(connection: ConnectionRecord, request: SendMessageRequest, log: Logger) {
+    await spendToken(connection);
+    const frame: MessageFrame = {
+      type: "message",
+      id: ids.next(),
+      sender: { userId: connection.userId, ...(connection.name ? { name: connection.name } : {}) },
+      text: request.text,
+      sentAt: new Date(clock()).toISOString(),
+    };
+    const result = await broadcaster.send({
+      recipients: store.scan(),
+      data: JSON.stringify(frame),
+      onGone: (id) => store.delete(id),
+      expiredAt: toEpochSeconds(clock()),
+      onExpired: (id) => connections.close(id),
+    });
+    log.info("message broadcast", { messageId: frame.id, userId: connection.userId, ...result });
+  }
+
+  /** Takes a token from the connection's bucket; a concurrent message from the same connection means read again. */
+  async function spendToken(connection: ConnectionRecord) {
+    let current: ConnectionRecord | undefined = connection;
+    for (let attempt = 0; current && attempt < 3; attempt++) {
+      const { allowed, bucket, retryAfterMs } = takeToken(current.bucket, clock(), rateLimit);
+      if (!allowed) {
+        throw new InvalidRequestError(
+          ErrorCode.RateLimited,
+          `Too many messages: at most ${rateLimit.perSecond} a second. Try again in ${Math.ceil(retryAfterMs / 1000)} s.`,
+        );
+      }
+      if (await store.saveBucket(current.connectionId, current.bucket, bucket)) return;
+      current = await store.get(connection.connectionId);
+    }
+    throw new InvalidRequestError(ErrorCode.RateLimited, "Too many messages at once. Try again.");
+  }
+
+  async function refresh(connection: ConnectionRecord, request: RefreshRequest, log: Logger) {
+    let expiresAt: number;
+    try {
+      const claims = await verifier.verify(request.token);
+      if (claims.userId !== connection.userId) {
+        throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token belongs to another user.");
+      }
+      expiresAt = claims.expiresAt;
+    } catch (err) {
+      if (!(err instanceof TokenRejectedError)) throw err;
+      log.warn("refresh refused", { reason: err.reason });
+      throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token is not valid.");
+    }
+    if (!(await store.renew(connection.connectionId, connection.userId, expiresAt))) {
+      throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
+    }
+    await sendFrame(connections, connection.connectionId, { type: "refreshed", expiresAt });
+    log.info("session refreshed", { userId: connection.userId, expiresAt });
+  }
 
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { connectionId, requestId, routeKey } = event.requestContext;
     const log = logger.child({ connectionId, requestId, routeKey });
     try {
       const request = parseClientRequest(event.body);
-      const sender = await senderOf(event);
-      if (!sender) {
-        throw new InvalidRequestError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
+      const connection = await store.get(connectionId);
+      if (!connection) {
+        throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
       }
-      const frame: MessageFrame = {
-        type: "message",
-        id: ids.next(),
-        sender,
-        text: request.text,
-        sentAt: new Date(clock()).toISOString(),
-      };
-      const result = await broadcaster.send({
-        recipients: connectionIds(store.scan()),
-        data: JSON.stringify(frame),
-        onGone: (goneId) => store.delete(goneId),
-      });
-      log.info("message broadcast", { messageId: frame.id, userId: sender.userId, ...result });
+      if (request.action === "refresh") {
+        // A refresh may revive a session that has just run out: the new token is proof enough.
+        await refresh(connection, request, log);
+      } else if (connection.expiresAt <= toEpochSeconds(clock())) {
+        throw new SessionEndedError(ErrorCode.SessionExpired, "Your session has expired. Sign in again.");
+      } else {
+        await sendMessage(connection, request, log);
+      }
       return { statusCode: 200 };
     } catch (err) {
       if (err instanceof InvalidRequestError) {
         log.info("request refused", { code: err.code });
         await reply(connections, connectionId, err.code, err.message, log);
+        if (err instanceof SessionEndedError) {
+          await connections
+            .close(connectionId)
+            .catch((closeErr: unknown) => log.warn("close failed", { error: closeErr }));
+        }
         return { statusCode: 400 };
       }
       log.error("message handling failed", { error: err });
@@ -72,10 +136,6 @@ export function createMessageHandler(deps: MessageDeps) {
   };
 }
 
-async function* connectionIds(pages: AsyncIterable<{ connectionId: string }[]>): AsyncGenerator<string[]> {
-  for await (const page of pages) yield page.map((recipient) => recipient.connectionId);
-}
-
 /** Sends the sender an error frame; a sender who has gone meanwhile is not worth more than a log line. */
 async function reply(api: ConnectionsApi, connectionId: string, code: ErrorCode, message: string, log: Logger) {
   await sendFrame(api, connectionId, { type: "error", code, message }).catch((err: unknown) =>
@@ -83,14 +143,19 @@ async function reply(api: ConnectionsApi, connectionId: string, code: ErrorCode,
   );
 }
 
-export function messageFromEnv(env: Env, options: FromEnvOptions = {}) {
+export function messageFromEnv(env: Env, options: FromEnvOptions & { allowInsecureLoopback?: boolean } = {}) {
   const clock = options.clock ?? systemClock;
   return createMessageHandler({
     store: storeFromEnv(env, clock),
     connections: new ManagementApiConnections(
       createManagementClient({ endpoint: requireEnv(env, EnvVar.CallbackUrl) }),
     ),
+    verifier: verifierFromEnv(env, options),
     clock,
     logger: options.logger ?? loggerFromEnv(env),
+    rateLimit: {
+      burst: numberEnv(env, EnvVar.MessageBurst, Limits.defaultMessageBurst),
+      perSecond: numberEnv(env, EnvVar.MessagesPerSecond, Limits.defaultMessagesPerSecond),
+    },
   });
 }

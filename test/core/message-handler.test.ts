@@ -1,15 +1,18 @@
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ConnectionStore } from "../../core/connection-store.js";
+import type { ConnectionRecord } from "../../core/connection-table.js";
 import { ManagementApiConnections } from "../../core/connections-api.js";
+import { RejectionReason, TokenRejectedError } from "../../core/errors.js";
 import { createMessageHandler } from "../../core/handlers/message.js";
 import { Logger } from "../../core/logger.js";
 import type { ServerFrame } from "../../core/protocol.js";
@@ -17,7 +20,15 @@ import { captureLogs, webSocketEvent } from "./handler-events.js";
 
 const now = 1_795_932_000_000;
 const ttl = now / 1000 + 3600;
-const sender = { userId: "u-ada", sessionHandle: "s-1", tenantId: "public", expiresAt: ttl, name: "Ada" };
+const senderRecord: ConnectionRecord = {
+  connectionId: "conn-A=",
+  userId: "u-ada",
+  tenantId: "public",
+  name: "Ada",
+  connectedAt: now,
+  expiresAt: now / 1000 + 600,
+  ttl,
+};
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const management = mockClient(ApiGatewayManagementApiClient);
@@ -36,33 +47,42 @@ function received(): Map<string, ServerFrame[]> {
   return byConnection;
 }
 
-function setup() {
+/** Stands in for the token verifier: tokens are "valid:<userId>" or anything else (refused). */
+const verifier = {
+  verify: async (token: string | undefined) => {
+    if (!token?.startsWith("valid:")) throw new TokenRejectedError(RejectionReason.BadSignature, "bad");
+    return { userId: token.slice(6), sessionHandle: "s-2", tenantId: "public", expiresAt: now / 1000 + 3600 };
+  },
+};
+
+function setup(options: { burst?: number } = {}) {
   const logs = captureLogs();
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
   const handler = createMessageHandler({
     store: new ConnectionStore(doc, "connections", () => now),
     connections: new ManagementApiConnections(new ApiGatewayManagementApiClient({ region: "eu-west-1" })),
+    verifier,
     clock: () => now,
     logger: new Logger({ sink: logs.sink }),
+    rateLimit: { burst: options.burst ?? 10, perSecond: 1 },
     broadcast: { concurrency: 4, sleep: async () => {} },
   });
   return { handler, logs };
 }
 
 const page = (...ids: string[]) => ids.map((connectionId) => ({ connectionId, expiresAt: ttl }));
-const send = (text: unknown, connectionId = "conn-A=") =>
-  webSocketEvent("sendmessage", {
-    connectionId,
-    body: JSON.stringify({ action: "sendmessage", text }),
-    authorizer: sender,
-  });
+const send = (text: unknown) =>
+  webSocketEvent("sendmessage", { body: JSON.stringify({ action: "sendmessage", text }) });
 
 describe("message handler", () => {
   beforeEach(() => {
     dynamo.reset();
     management.reset();
     management.on(PostToConnectionCommand).resolves({});
+    management.on(DeleteConnectionCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
+    dynamo.on(UpdateCommand).resolves({});
+    dynamo.on(GetCommand, { Key: { connectionId: "conn-A=" } }).resolves({ Item: senderRecord });
   });
 
   it("broadcasts one frame to every connection, on every Scan page, naming the authenticated sender", async () => {
@@ -82,15 +102,15 @@ describe("message handler", () => {
     expect(dynamo.commandCalls(ScanCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ connectionId: "conn-B=" });
   });
 
-  it("takes the sender from the connection record when the authorizer context is absent, never from the body", async () => {
-    dynamo.on(GetCommand).resolves({ Item: { connectionId: "conn-A=", ...sender, ttl } });
+  it("takes the sender from the connection record, never from the body or a stale authorizer context", async () => {
     dynamo.on(ScanCommand).resolves({ Items: page("conn-A=") });
     const { handler } = setup();
     const event = webSocketEvent("sendmessage", {
       body: JSON.stringify({ action: "sendmessage", text: "hi", sender: { userId: "mallory" } }),
+      authorizer: { userId: "someone-else", sessionHandle: "s", tenantId: "public", expiresAt: 1 },
     });
     await handler(event);
-    expect(received().get("conn-A=")?.[0]).toMatchObject({ sender: { userId: "u-ada" } });
+    expect(received().get("conn-A=")?.[0]).toMatchObject({ sender: { userId: "u-ada", name: "Ada" } });
   });
 
   it("removes a gone connection and still delivers to the rest", async () => {
@@ -147,7 +167,7 @@ describe("message handler", () => {
   ])("answers %s with an error frame to the sender only", async (_name, body, code) => {
     dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
     const { handler } = setup();
-    const result = await handler(webSocketEvent("$default", { body, authorizer: sender }));
+    const result = await handler(webSocketEvent("$default", { body }));
     expect(result.statusCode).toBe(400);
     const frames = received();
     expect([...frames.keys()]).toEqual(["conn-A="]);
@@ -162,11 +182,77 @@ describe("message handler", () => {
     expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "message" });
   });
 
-  it("tells a connection with no record that it is no longer signed in", async () => {
+  it("tells a connection with no record that it is no longer signed in, and closes it", async () => {
     dynamo.on(GetCommand).resolves({});
     const { handler } = setup();
-    await handler(webSocketEvent("sendmessage", { body: JSON.stringify({ action: "sendmessage", text: "hi" }) }));
+    await handler(send("hi"));
     expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "error", code: "unauthenticated" });
+    expect(management.commandCalls(DeleteConnectionCommand)[0]?.args[0].input.ConnectionId).toBe("conn-A=");
+  });
+
+  it("refuses a message once the session has expired, then closes the connection", async () => {
+    dynamo.on(GetCommand).resolves({ Item: { ...senderRecord, expiresAt: now / 1000 - 1 } });
+    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
+    const { handler } = setup();
+    expect((await handler(send("too late"))).statusCode).toBe(400);
+    expect([...received().keys()]).toEqual(["conn-A="]);
+    expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "error", code: "session_expired" });
+    expect(management.commandCalls(DeleteConnectionCommand)).toHaveLength(1);
+  });
+
+  it("closes connections with expired sessions that a broadcast meets, instead of sending to them", async () => {
+    dynamo.on(ScanCommand).resolves({
+      Items: [...page("conn-A="), { connectionId: "conn-stale=", expiresAt: now / 1000 - 5 }],
+    });
+    const { handler, logs } = setup();
+    await handler(send("hi"));
+    expect([...received().keys()]).toEqual(["conn-A="]);
+    expect(management.commandCalls(DeleteConnectionCommand)[0]?.args[0].input.ConnectionId).toBe("conn-stale=");
+    expect(logs.all()).toContain('"expired":1');
+  });
+
+  const refresh = (token: string) => webSocketEvent("refresh", { body: JSON.stringify({ action: "refresh", token }) });
+
+  it("extends the session on a refresh with a valid token of the same user", async () => {
+    const { handler } = setup();
+    expect((await handler(refresh("valid:u-ada"))).statusCode).toBe(200);
+    expect(received().get("conn-A=")?.[0]).toEqual({ type: "refreshed", expiresAt: now / 1000 + 3600 });
+    const update = dynamo.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues).toMatchObject({ ":exp": now / 1000 + 3600, ":user": "u-ada" });
+  });
+
+  it("accepts a refresh that arrives just after the session ran out", async () => {
+    dynamo.on(GetCommand).resolves({ Item: { ...senderRecord, expiresAt: now / 1000 - 1 } });
+    const { handler } = setup();
+    await handler(refresh("valid:u-ada"));
+    expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "refreshed" });
+    expect(management.commandCalls(DeleteConnectionCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ["another user's token", "valid:u-mallory"],
+    ["an invalid token", "forged"],
+  ])("refuses a refresh with %s and leaves the session as it was", async (_name, token) => {
+    const { handler } = setup();
+    await handler(refresh(token));
+    expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "error", code: "invalid_token" });
+    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it("answers rate_limited once a connection has used its burst", async () => {
+    let bucket: ConnectionRecord["bucket"];
+    dynamo.on(GetCommand).callsFake(() => ({ Item: { ...senderRecord, bucket } }));
+    dynamo.on(UpdateCommand).callsFake((input) => {
+      bucket = input.ExpressionAttributeValues[":next"];
+      return {};
+    });
+    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
+    const { handler } = setup({ burst: 3 });
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await handler(send(`m${i}`))).statusCode);
+    expect(codes).toEqual([200, 200, 200, 400, 400]);
+    expect(received().get("conn-B=")).toHaveLength(3);
+    expect(received().get("conn-A=")?.at(-1)).toMatchObject({ type: "error", code: "rate_limited" });
   });
 
   it("answers internal_error when DynamoDB fails, without crashing", async () => {
