@@ -22,8 +22,24 @@ export const CLIENT_ACTIONS = [RouteKey.SendMessage, RouteKey.Refresh] as const;
 
 /** Query-string parameter that carries the SuperTokens access token on `$connect`. */
 export const TOKEN_QUERY_PARAMETER = "token";
-/** API Gateway identity source for the `$connect` authorizer. */
-export const TOKEN_IDENTITY_SOURCE = `route.request.querystring.${TOKEN_QUERY_PARAMETER}`;
+/**
+ * The other transport, for deployments whose URLs end up in logs: the browser opens
+ * `new WebSocket(url, [CHAT_SUBPROTOCOL, token])`, and `$connect` answers with `CHAT_SUBPROTOCOL` alone.
+ */
+export const CHAT_SUBPROTOCOL = "supertokens-chat";
+export const SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol";
+
+/** Where the `$connect` token travels; a stack setting (`tokenTransport`). */
+export const TokenTransport = { Query: "query", Subprotocol: "subprotocol" } as const;
+export type TokenTransport = (typeof TokenTransport)[keyof typeof TokenTransport];
+
+/** API Gateway identity source for the `$connect` authorizer, per transport. */
+export const TOKEN_IDENTITY_SOURCES: Record<TokenTransport, string> = {
+  query: `route.request.querystring.${TOKEN_QUERY_PARAMETER}`,
+  subprotocol: `route.request.header.${SUBPROTOCOL_HEADER}`,
+};
+/** The default identity source: the query string, as in the SuperTokens guide. */
+export const TOKEN_IDENTITY_SOURCE = TOKEN_IDENTITY_SOURCES.query;
 
 export const Limits = {
   /** Longest chat text, in characters after trimming. */

@@ -1,8 +1,8 @@
 import type { APIGatewayAuthorizerResult } from "aws-lambda";
 import type { Env } from "../env.js";
-import { RejectionReason, TokenRejectedError } from "../errors.js";
+import { TokenRejectedError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { TOKEN_QUERY_PARAMETER } from "../protocol.js";
+import { tokenFromHandshake } from "../token-transport.js";
 import { type TokenVerifier, verifierFromEnv } from "../token-verifier.js";
 import type { AuthorizerContext, WebSocketAuthorizerEvent } from "../websocket-event.js";
 import { loggerFromEnv } from "./env-deps.js";
@@ -21,7 +21,7 @@ export function createAuthorizerHandler({ verifier, logger }: AuthorizerDeps) {
     const { connectionId, requestId } = event.requestContext;
     const log = logger.child({ connectionId, requestId });
     try {
-      const claims = await verifier.verify(tokenFrom(event));
+      const claims = await verifier.verify(tokenFromHandshake(event));
       log.info("connect authorized", { userId: claims.userId, tenantId: claims.tenantId });
       const context: AuthorizerContext = claims;
       return {
@@ -42,15 +42,6 @@ export function createAuthorizerHandler({ verifier, logger }: AuthorizerDeps) {
       throw new Error("Unauthorized");
     }
   };
-}
-
-function tokenFrom(event: WebSocketAuthorizerEvent): string | undefined {
-  const values = event.multiValueQueryStringParameters?.[TOKEN_QUERY_PARAMETER];
-  // Two tokens in one URL is a confused or hostile client; which one API Gateway picked is not worth guessing.
-  if (values && values.length > 1) {
-    throw new TokenRejectedError(RejectionReason.Malformed, `${values.length} token parameters`);
-  }
-  return event.queryStringParameters?.[TOKEN_QUERY_PARAMETER];
 }
 
 /** The authorizer as Lambda runs it, configured from the environment. */

@@ -3,6 +3,7 @@ import type { ConnectionStore } from "../connection-store.js";
 import type { Env } from "../env.js";
 import type { Logger } from "../logger.js";
 import { Limits } from "../protocol.js";
+import { handshakeResponseHeaders } from "../token-transport.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
 import { readAuthorizerContext } from "./authorizer-context.js";
 import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
@@ -38,7 +39,8 @@ export function createConnectHandler({ store, clock, logger }: ConnectDeps) {
       ttl: toEpochSeconds(connectedAt) + Limits.maxConnectionSeconds + TTL_MARGIN_SECONDS,
     });
     log.info("connected", { userId: auth.userId });
-    return { statusCode: 200 };
+    const headers = handshakeResponseHeaders(event.headers);
+    return headers ? { statusCode: 200, headers } : { statusCode: 200 };
   };
 }
 
