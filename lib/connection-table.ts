@@ -1,0 +1,55 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { Construct } from "constructs";
+import { ConnectionTable } from "../core/connection-table.js";
+
+/** Properties of a `ConnectionsTable`. */
+export interface ConnectionsTableProps {
+  /**
+   * What happens to the table when it leaves the stack. Records live at most a few hours, but they name users, so
+   * deleting them is left to a deliberate choice.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The open WebSocket connections: one item per connection, keyed and expired as `core/connection-table.ts` says.
+ * On-demand billing, point-in-time recovery, encrypted with the AWS managed key.
+ */
+export class ConnectionsTable extends Construct {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: ConnectionsTableProps = {}) {
+    super(scope, id);
+    this.table = new Table(this, "Table", {
+      partitionKey: { name: ConnectionTable.partitionKey, type: AttributeType.STRING },
+      timeToLiveAttribute: ConnectionTable.timeToLiveAttribute,
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  get tableName(): string {
+    return this.table.tableName;
+  }
+
+  /** Lets `grantee` store a connection (`$connect`). */
+  grantPutConnection(grantee: IGrantable): Grant {
+    return this.table.grants.actions(grantee, "dynamodb:PutItem");
+  }
+
+  /** Lets `grantee` delete a connection (`$disconnect`, or a send that found it gone). */
+  grantDeleteConnection(grantee: IGrantable): Grant {
+    return this.table.grants.actions(grantee, "dynamodb:DeleteItem");
+  }
+
+  /** Lets `grantee` read one connection and page through all of them. */
+  grantReadConnections(grantee: IGrantable): Grant {
+    return this.table.grants.actions(grantee, "dynamodb:GetItem", "dynamodb:Scan");
+  }
+}
