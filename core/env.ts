@@ -18,6 +18,10 @@ export const EnvVar = {
   MessageBurst: "MESSAGE_BURST",
   /** Token bucket refill per connection, messages per second; default `Limits.defaultMessagesPerSecond`. */
   MessagesPerSecond: "MESSAGES_PER_SECOND",
+  /** The fan-out workers' SQS queue; unset, every broadcast is sent by the message handler itself. */
+  FanoutQueueUrl: "FANOUT_QUEUE_URL",
+  /** Recipients per fan-out batch; default 1000. */
+  FanoutBatchSize: "FANOUT_BATCH_SIZE",
   /** Local runs only: a DynamoDB endpoint such as `http://127.0.0.1:8000`. */
   DynamoDbEndpoint: "DYNAMODB_ENDPOINT",
 } as const;

@@ -1,3 +1,4 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { createManagementClient } from "../aws-clients.js";
 import { Broadcaster, type BroadcastOptions } from "../broadcast.js";
 import { parseClientRequest } from "../client-request.js";
@@ -7,6 +8,8 @@ import type { ConnectionRecord } from "../connection-table.js";
 import { type ConnectionsApi, ManagementApiConnections, sendFrame } from "../connections-api.js";
 import { type Env, EnvVar, numberEnv, requireEnv } from "../env.js";
 import { InvalidRequestError, TokenRejectedError } from "../errors.js";
+import { DEFAULT_FANOUT_BATCH_SIZE, Fanout, type FanoutOptions } from "../fanout.js";
+import { type FanoutQueue, SqsFanoutQueue } from "../fanout-queue.js";
 import type { Logger } from "../logger.js";
 import { MessageIdGenerator } from "../message-id.js";
 import { ErrorCode, Limits, type MessageFrame, type RefreshRequest, type SendMessageRequest } from "../protocol.js";
@@ -25,6 +28,9 @@ export interface MessageDeps {
   /** @default Limits.defaultMessageBurst and Limits.defaultMessagesPerSecond */
   rateLimit?: RateLimit;
   broadcast?: BroadcastOptions;
+  /** Where batches past the first go; @default none: every broadcast is sent here */
+  fanoutQueue?: FanoutQueue;
+  fanout?: FanoutOptions;
 }
 
 /** Thrown to end a connection whose session is over: the sender gets the error frame, then the socket closes. */
@@ -42,7 +48,12 @@ export function createMessageHandler(deps: MessageDeps) {
     perSecond: Limits.defaultMessagesPerSecond,
   };
   const ids = new MessageIdGenerator(clock);
-  const broadcaster = new Broadcaster(connections, logger, deps.broadcast);
+  const fanout = new Fanout(
+    new Broadcaster(connections, logger, deps.broadcast),
+    deps.fanoutQueue,
+    logger,
+    deps.fanout,
+  );
 
   async function sendMessage(connection: ConnectionRecord, request: SendMessageRequest, log: Logger) {
     await spendToken(connection);
@@ -53,7 +64,7 @@ export function createMessageHandler(deps: MessageDeps) {
       text: request.text,
       sentAt: new Date(clock()).toISOString(),
     };
-    const result = await broadcaster.send({
+    const result = await fanout.send({
       recipients: store.scan(),
       data: JSON.stringify(frame),
       onGone: (id) => store.delete(id),
@@ -143,8 +154,12 @@ async function reply(api: ConnectionsApi, connectionId: string, code: ErrorCode,
   );
 }
 
-export function messageFromEnv(env: Env, options: FromEnvOptions & { allowInsecureLoopback?: boolean } = {}) {
+export function messageFromEnv(
+  env: Env,
+  options: FromEnvOptions & { allowInsecureLoopback?: boolean; fanoutQueue?: FanoutQueue } = {},
+) {
   const clock = options.clock ?? systemClock;
+  const queueUrl = env[EnvVar.FanoutQueueUrl];
   return createMessageHandler({
     store: storeFromEnv(env, clock),
     connections: new ManagementApiConnections(
@@ -157,5 +172,7 @@ export function messageFromEnv(env: Env, options: FromEnvOptions & { allowInsecu
       burst: numberEnv(env, EnvVar.MessageBurst, Limits.defaultMessageBurst),
       perSecond: numberEnv(env, EnvVar.MessagesPerSecond, Limits.defaultMessagesPerSecond),
     },
+    fanoutQueue: options.fanoutQueue ?? (queueUrl ? new SqsFanoutQueue(new SQSClient({}), queueUrl) : undefined),
+    fanout: { batchSize: numberEnv(env, EnvVar.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE) },
   });
 }

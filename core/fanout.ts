@@ -1,0 +1,100 @@
+import { type Broadcaster, type BroadcastResult, onePage, type Recipient } from "./broadcast.js";
+import { type FanoutQueue, inBatches } from "./fanout-queue.js";
+import type { Logger } from "./logger.js";
+
+export interface FanoutOptions {
+  /** Recipients per batch: the first is sent inline, the rest go to the workers. @default 1000 */
+  batchSize?: number;
+  /** Batches handed to the queue at once. @default 10 */
+  enqueueConcurrency?: number;
+}
+
+export interface FanoutTarget {
+  recipients: AsyncIterable<readonly Recipient[]>;
+  data: string;
+  expiredAt: number;
+  onGone: (connectionId: string) => Promise<void>;
+  onExpired: (connectionId: string) => Promise<void>;
+}
+
+export interface FanoutResult extends BroadcastResult {
+  /** Recipients handed to fan-out workers (their outcome is the workers' to report). */
+  queued: number;
+  batchesQueued: number;
+}
+
+export const DEFAULT_FANOUT_BATCH_SIZE = 1000;
+
+/**
+ * A broadcast that grows past one invocation: the first batch of recipients is sent right here (most rooms fit in
+ * it, so they never pay for a queue), every further batch goes to the fan-out queue, where parallel workers send
+ * it. Without a queue everything is sent inline.
+ */
+export class Fanout {
+  private readonly batchSize: number;
+  private readonly enqueueConcurrency: number;
+
+  constructor(
+    private readonly broadcaster: Broadcaster,
+    private readonly queue: FanoutQueue | undefined,
+    private readonly logger: Logger,
+    options: FanoutOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? DEFAULT_FANOUT_BATCH_SIZE;
+    this.enqueueConcurrency = options.enqueueConcurrency ?? 10;
+  }
+
+  async send(target: FanoutTarget): Promise<FanoutResult> {
+    const result: FanoutResult = {
+      delivered: 0,
+      expired: 0,
+      gone: 0,
+      failed: 0,
+      retries: 0,
+      queued: 0,
+      batchesQueued: 0,
+    };
+    const sendHere = async (recipients: readonly Recipient[]) =>
+      add(result, await this.broadcaster.send({ ...target, recipients: onePage(recipients) }));
+    if (!this.queue) {
+      add(result, await this.broadcaster.send(target));
+      return result;
+    }
+    const queue = this.queue;
+    const work: Promise<void>[] = [];
+    const inFlight = new Set<Promise<void>>();
+    for await (const recipients of inBatches(target.recipients, this.batchSize)) {
+      if (work.length === 0) {
+        work.push(sendHere(recipients));
+        continue;
+      }
+      const enqueued = queue
+        .enqueue({ data: target.data, recipients, expiredAt: target.expiredAt })
+        .then(
+          () => {
+            result.queued += recipients.length;
+            result.batchesQueued++;
+          },
+          // A batch the queue would not take is sent here: slower, but nobody misses the message.
+          (err: unknown) => {
+            this.logger.warn("fan-out queue refused a batch; sending it inline", { error: err });
+            return sendHere(recipients);
+          },
+        )
+        .finally(() => inFlight.delete(enqueued));
+      inFlight.add(enqueued);
+      work.push(enqueued);
+      if (inFlight.size >= this.enqueueConcurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(work);
+    return result;
+  }
+}
+
+function add(total: BroadcastResult, part: BroadcastResult): void {
+  total.delivered += part.delivered;
+  total.expired += part.expired;
+  total.gone += part.gone;
+  total.failed += part.failed;
+  total.retries += part.retries;
+}

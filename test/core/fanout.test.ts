@@ -1,0 +1,120 @@
+import type { SQSEvent } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { Broadcaster, type Recipient } from "../../core/broadcast.js";
+import type { ConnectionsApi } from "../../core/connections-api.js";
+import { Fanout } from "../../core/fanout.js";
+import type { FanoutBatch, FanoutQueue } from "../../core/fanout-queue.js";
+import { createFanoutWorkerHandler } from "../../core/handlers/fanout-worker.js";
+import { Logger } from "../../core/logger.js";
+
+const quiet = new Logger({ sink: () => {} });
+
+/** A management API that records deliveries and answers 410 for the ids it is told are gone. */
+function fakeConnections(goneIds: string[] = []) {
+  const delivered: string[] = [];
+  const closed: string[] = [];
+  const api: ConnectionsApi = {
+    post: async (id) => {
+      if (goneIds.includes(id)) throw Object.assign(new Error("gone"), { name: "GoneException" });
+      delivered.push(id);
+    },
+    close: async (id) => {
+      closed.push(id);
+    },
+  };
+  return { api, delivered, closed };
+}
+
+async function* pagesOf(count: number, pageSize: number): AsyncGenerator<Recipient[]> {
+  for (let start = 0; start < count; start += pageSize) {
+    yield Array.from({ length: Math.min(pageSize, count - start) }, (_, i) => ({
+      connectionId: `c${start + i}`,
+      expiresAt: 2e9,
+    }));
+  }
+}
+
+const target = (count: number) => ({
+  recipients: pagesOf(count, 300),
+  data: '{"type":"message"}',
+  expiredAt: 1e9,
+  onGone: async () => {},
+  onExpired: async () => {},
+});
+
+describe("Fanout", () => {
+  it("sends a room that fits in one batch itself, without touching the queue", async () => {
+    const { api, delivered } = fakeConnections();
+    const batches: FanoutBatch[] = [];
+    const fanout = new Fanout(new Broadcaster(api, quiet), { enqueue: async (b) => void batches.push(b) }, quiet, {
+      batchSize: 1000,
+    });
+    const result = await fanout.send(target(999));
+    expect(delivered).toHaveLength(999);
+    expect(batches).toHaveLength(0);
+    expect(result).toMatchObject({ delivered: 999, queued: 0 });
+  });
+
+  it("sends the first batch inline and queues the rest, each recipient exactly once", async () => {
+    const { api, delivered } = fakeConnections();
+    const batches: FanoutBatch[] = [];
+    const fanout = new Fanout(new Broadcaster(api, quiet), { enqueue: async (b) => void batches.push(b) }, quiet, {
+      batchSize: 1000,
+    });
+    const result = await fanout.send(target(2500));
+    expect(delivered).toHaveLength(1000);
+    expect(batches.map((b) => b.recipients.length)).toEqual([1000, 500]);
+    const everyone = [...delivered, ...batches.flatMap((b) => b.recipients.map((r) => r.connectionId))];
+    expect(new Set(everyone).size).toBe(2500);
+    expect(result).toMatchObject({ delivered: 1000, queued: 1500, batchesQueued: 2 });
+  });
+
+  it("sends a batch inline when the queue refuses it, so nobody misses the message", async () => {
+    const { api, delivered } = fakeConnections();
+    const failing: FanoutQueue = {
+      enqueue: async () => {
+        throw new Error("AWS.SimpleQueueService.NonExistentQueue");
+      },
+    };
+    const result = await new Fanout(new Broadcaster(api, quiet), failing, quiet, { batchSize: 100 }).send(target(350));
+    expect(new Set(delivered).size).toBe(350);
+    expect(result).toMatchObject({ delivered: 350, queued: 0 });
+  });
+});
+
+describe("fan-out worker", () => {
+  const sqsEvent = (...bodies: string[]): SQSEvent => ({
+    Records: bodies.map((body, i) => ({ messageId: `m${i}`, body }) as SQSEvent["Records"][number]),
+  });
+
+  it("delivers a queued batch, removes gone connections and closes expired ones", async () => {
+    const { api, delivered, closed } = fakeConnections(["c1"]);
+    const deleted: string[] = [];
+    const handler = createFanoutWorkerHandler({
+      store: { delete: async (id) => void deleted.push(id) },
+      connections: api,
+      logger: quiet,
+    });
+    const batch: FanoutBatch = {
+      data: "{}",
+      expiredAt: 100,
+      recipients: [
+        { connectionId: "c0", expiresAt: 200 },
+        { connectionId: "c1", expiresAt: 200 },
+        { connectionId: "c2", expiresAt: 50 },
+      ],
+    };
+    expect(await handler(sqsEvent(JSON.stringify(batch)))).toEqual({ batchItemFailures: [] });
+    expect(delivered).toEqual(["c0"]);
+    expect(deleted).toEqual(["c1"]);
+    expect(closed).toEqual(["c2"]);
+  });
+
+  it("drops a malformed batch instead of retrying it forever, and still works on the others", async () => {
+    const { api, delivered } = fakeConnections();
+    const handler = createFanoutWorkerHandler({ store: { delete: async () => {} }, connections: api, logger: quiet });
+    const good = JSON.stringify({ data: "{}", expiredAt: 0, recipients: [{ connectionId: "c9" }] });
+    expect(await handler(sqsEvent("not json", good))).toEqual({ batchItemFailures: [] });
+    expect(delivered).toEqual(["c9"]);
+  });
+});
