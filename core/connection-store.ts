@@ -59,11 +59,12 @@ export class ConnectionStore {
   async saveBucket(connectionId: string, previous: TokenBucket | undefined, next: TokenBucket): Promise<boolean> {
     return this.conditionalUpdate({
       Key: this.key(connectionId),
-      UpdateExpression: "SET bucket = :next",
+      // BUCKET is a DynamoDB reserved word: it must go through a placeholder.
+      UpdateExpression: "SET #bucket = :next",
       ConditionExpression: previous
-        ? "attribute_exists(#id) AND bucket.updatedAt = :previous"
-        : "attribute_exists(#id) AND attribute_not_exists(bucket)",
-      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+        ? "attribute_exists(#id) AND #bucket.updatedAt = :previous"
+        : "attribute_exists(#id) AND attribute_not_exists(#bucket)",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey, "#bucket": "bucket" },
       ExpressionAttributeValues: { ":next": next, ...(previous ? { ":previous": previous.updatedAt } : {}) },
     });
   }
