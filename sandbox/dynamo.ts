@@ -1,0 +1,112 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import dynalite from "dynalite";
+import { createDocumentClient } from "../core/aws-clients.js";
+import { connectionTableCreateInput } from "../core/connection-table.js";
+import { startDynamoDbLocal } from "./dynamodb-local.js";
+import { SandboxStartError } from "./errors.js";
+
+export type DynamoOptions =
+  /** dynalite, in this process: starts in milliseconds, nothing to install. */
+  | { kind: "dynalite" }
+  /** AWS's DynamoDB Local (Java), for behaviour closest to the real service. Takes a few seconds to start. */
+  | { kind: "dynamodb-local" /** @default 30000 */; startTimeoutMs?: number }
+  /** A DynamoDB that is already running; the table is created if it is missing. */
+  | { kind: "endpoint"; endpoint: string };
+
+export interface SandboxDynamo {
+  readonly kind: DynamoOptions["kind"];
+  readonly endpoint: string;
+  readonly tableName: string;
+  /** A document client on the table's endpoint, for tests that look at the records. */
+  readonly client: DynamoDBDocumentClient;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Starts (or reaches) DynamoDB and creates the connections table from the stack's own definition. */
+export async function startDynamo(options: DynamoOptions, tableName: string, host: string): Promise<SandboxDynamo> {
+  const running = await run(options, host);
+  try {
+    await createTable(running.endpoint, tableName);
+  } catch (err) {
+    await running.close();
+    throw new SandboxStartError(running.description, `could not create table ${tableName}: ${String(err)}`, err);
+  }
+  const client = createDocumentClient({ endpoint: running.endpoint });
+  return {
+    kind: options.kind,
+    endpoint: running.endpoint,
+    tableName,
+    client,
+    description: running.description,
+    async close() {
+      client.destroy();
+      await running.close();
+    },
+  };
+}
+
+async function run(options: DynamoOptions, host: string) {
+  switch (options.kind) {
+    case "dynalite": {
+      // No artificial CREATING delay: the table is usable at once.
+      const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      await listen(server, host);
+      const { port } = server.address() as AddressInfo;
+      return {
+        endpoint: `http://${host}:${port}`,
+        description: "dynalite (in-process)",
+        close: () => closeServer(server),
+      };
+    }
+    case "dynamodb-local": {
+      const local = await startDynamoDbLocal({ host, startTimeoutMs: options.startTimeoutMs ?? 30_000 });
+      return { endpoint: local.endpoint, description: "DynamoDB Local (Java)", close: local.close };
+    }
+    case "endpoint":
+      return { endpoint: options.endpoint, description: `DynamoDB at ${options.endpoint}`, close: async () => {} };
+  }
+}
+
+async function createTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  try {
+    await client.send(new CreateTableCommand(connectionTableCreateInput(tableName))).catch((err: unknown) => {
+      // An endpoint that outlives sandboxes may have the table already.
+      if ((err as Error).name !== "ResourceInUseException") throw err;
+    });
+    for (let tries = 0; ; tries++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      if (Table?.TableStatus === "ACTIVE") return;
+      if (tries > 200) throw new Error(`table ${tableName} is still ${Table?.TableStatus}`);
+      await delay(50);
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+function listen(server: Server, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

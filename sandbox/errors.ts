@@ -1,0 +1,33 @@
+import { ChatError } from "../core/errors.js";
+
+/** A part of the sandbox could not start: a port in use, DynamoDB Local not coming up, a missing file. */
+export class SandboxStartError extends ChatError {
+  constructor(
+    readonly component: string,
+    detail: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`${component}: ${detail}`);
+  }
+}
+
+/** A mode that is accepted in the settings but not built yet (the real SuperTokens backend). */
+export class UnsupportedModeError extends ChatError {
+  constructor(
+    readonly mode: string,
+    detail: string,
+  ) {
+    super(`${mode}: ${detail}`);
+  }
+}
+
+/** An HTTP request the sandbox refuses; becomes a JSON error response with this status and code. */
+export class HttpError extends ChatError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

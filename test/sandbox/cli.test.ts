@@ -1,0 +1,132 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SandboxEnv } from "../../sandbox/cli-options.js";
+import { openClient } from "../support/ws-client.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const TSX = join(ROOT, "node_modules", ".bin", "tsx");
+
+interface Cli {
+  child: ChildProcess;
+  output: () => string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `npm run dev` is `tsx sandbox/main.ts`: run exactly that, with the given environment. */
+function runCli(env: Record<string, string>): Cli {
+  const child = spawn(TSX, ["sandbox/main.ts"], {
+    cwd: ROOT,
+    // The sandbox's own variables are cleared, so settings of the machine running the tests cannot leak in.
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.values(SandboxEnv).map((name) => [name, ""])),
+      PORT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor: (pattern, timeoutMs = 20_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const match = output.match(pattern);
+          if (!match) return;
+          cleanup();
+          resolve(match);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        void exited.then(() =>
+          setImmediate(() => {
+            if (listeners.has(check)) {
+              cleanup();
+              reject(new Error(`exited before printing ${pattern}; output:\n${output}`));
+            }
+          }),
+        );
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+const url = (output: string, label: string) => output.match(new RegExp(`${label}:\\s+(\\S+)`))?.[1] ?? "";
+
+describe("npm run dev", () => {
+  it("builds the page, prints every URL, serves the chat, and exits 0 promptly on Ctrl-C", async () => {
+    const cli = runCli({});
+    try {
+      await cli.waitFor(/Press Ctrl-C to stop/);
+      const output = cli.output();
+      for (const label of ["Page", "Config", "WebSocket", "Management API", "JWKS"]) {
+        expect(url(output, label)).toMatch(/^(http|ws):\/\/127\.0\.0\.1:\d+\//);
+      }
+      expect(output).toMatch(/DEVELOPMENT issuer/);
+
+      const config = (await (await fetch(url(output, "Config"))).json()) as { webSocketUrl: string };
+      expect(config.webSocketUrl).toBe(url(output, "WebSocket"));
+      const page = await fetch(url(output, "Page"));
+      expect(page.status).toBe(200);
+      expect(await page.text()).not.toContain("not built");
+
+      const signIn = await fetch(new URL("auth/dev/signin", url(output, "Page")), {
+        method: "POST",
+        body: JSON.stringify({ name: "cli" }),
+      });
+      const { accessToken } = (await signIn.json()) as { accessToken: string };
+      const client = await openClient(config.webSocketUrl, { token: accessToken });
+      await cli.waitFor(/connect +cli \(dev-[0-9a-f]+\)/);
+
+      const stopped = Date.now();
+      cli.child.kill("SIGINT");
+      expect(await cli.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - stopped).toBeLessThan(5000);
+      expect((await client.closed).code).toBe(1001);
+      expect(cli.output()).toMatch(/Stopped\./);
+      expect(cli.output()).not.toContain(accessToken);
+    } finally {
+      cli.child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("npm run dev with a setting it cannot honour", () => {
+  let webRoot: string;
+  beforeAll(async () => {
+    // A prebuilt (empty) page, so this run skips the build. Every other bad setting is covered by cli-options.test.ts.
+    webRoot = await mkdtemp(join(tmpdir(), "sandbox-cli-test-"));
+  });
+  afterAll(() => rm(webRoot, { recursive: true, force: true }));
+
+  it("exits 2 with a message, not a stack trace, for the SuperTokens backend that is not built yet", async () => {
+    const cli = runCli({ WEB_ROOT: webRoot, SUPERTOKENS_CONNECTION_URI: "https://try.supertokens.com" });
+    expect((await cli.exited).code).toBe(2);
+    expect(cli.output()).toMatch(/Error: SUPERTOKENS_CONNECTION_URI: .*auth backend/);
+    expect(cli.output()).not.toMatch(/\n\s+at /);
+  });
+});
