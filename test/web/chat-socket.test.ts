@@ -1,0 +1,419 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  ChatSocket,
+  type ChatSocketOptions,
+  type ConnectionState,
+  queryStringTransport,
+  type SocketLike,
+  subprotocolTransport,
+} from "../../web/src/chat-socket.js";
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const tokenFor = (n: number, lifetimeSeconds = 3600) =>
+  `h.${b64url({ sub: "u1", n, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}.s`;
+
+/** A WebSocket stand-in the test drives: the "server" opens, refuses, drops or sends. */
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  onopen: ((event: Event) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  sent: unknown[] = [];
+  closedWith: number | undefined;
+
+  constructor(
+    readonly url: string,
+    readonly token: string,
+  ) {}
+
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code = 1005) {
+    if (this.readyState === 3) return;
+    this.closedWith = code;
+    this.readyState = 3;
+    // Browsers report the close asynchronously.
+    queueMicrotask(() => this.onclose?.({ code } as CloseEvent));
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({} as Event);
+  }
+  /** The handshake failed (a 401 from the authorizer looks like this in a browser). */
+  refuse() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006 } as CloseEvent);
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code } as CloseEvent);
+  }
+  receive(frame: unknown) {
+    this.onmessage?.({ data: JSON.stringify(frame) } as MessageEvent);
+  }
+}
+
+function setup(overrides: Partial<ChatSocketOptions> = {}) {
+  const sockets: FakeSocket[] = [];
+  const states: ConnectionState[] = [];
+  let issued = 0;
+  const getToken = vi.fn<ChatSocketOptions["getToken"]>(async () => tokenFor(++issued));
+  const chat = new ChatSocket({
+    url: "ws://chat.test/prod",
+    getToken,
+    openSocket: (url, token) => {
+      const socket = new FakeSocket(url, token);
+      sockets.push(socket);
+      return socket;
+    },
+    backoff: { random: () => 1 - 1e-12 }, // worst case: the full ceiling
+    ...overrides,
+  });
+  chat.onState((state) => states.push(state));
+  const last = () => {
+    const socket = sockets.at(-1);
+    if (!socket) throw new Error("no socket opened");
+    return socket;
+  };
+  return { chat, sockets, states, getToken, last };
+}
+
+/** Lets pending promises (token fetches) settle without moving the clock. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date("2030-01-01T00:00:00Z") });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("ChatSocket", () => {
+  it("puts the token in the query string, URL-encoded (the default transport), or in the subprotocol list", () => {
+    const opened: unknown[][] = [];
+    vi.stubGlobal(
+      "WebSocket",
+      class {
+        constructor(...args: unknown[]) {
+          opened.push(args);
+        }
+      },
+    );
+    try {
+      queryStringTransport()("wss://chat.test/prod", "a.b+c/d=");
+      queryStringTransport()("ws://127.0.0.1:3001/prod?x=1", "t");
+      subprotocolTransport()("wss://chat.test/prod", "h.p.s");
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(opened).toEqual([
+      ["wss://chat.test/prod?token=a.b%2Bc%2Fd%3D"],
+      ["ws://127.0.0.1:3001/prod?x=1&token=t"],
+      ["wss://chat.test/prod", ["supertokens-chat", "h.p.s"]],
+    ]);
+  });
+
+  it("connects with a fresh token and goes live", async () => {
+    const { chat, last, getToken, states } = setup();
+    chat.start();
+    expect(chat.state.status).toBe("connecting");
+    await settle();
+    expect(getToken).toHaveBeenCalledWith({ forceRefresh: false });
+    expect(last().url).toBe("ws://chat.test/prod");
+    expect(last().token).toMatch(/^h\./);
+
+    last().open();
+    expect(chat.state.status).toBe("live");
+    expect(states.map((s) => s.status)).toEqual(["connecting", "live"]);
+    expect(chat.sendMessage("  hello  ")).toBe(true);
+    expect(last().sent).toEqual([{ action: "sendmessage", text: "hello" }]);
+  });
+
+  it("refuses to send unless live", async () => {
+    const { chat, last } = setup();
+    expect(chat.sendMessage("too early")).toBe(false);
+    chat.start();
+    await settle();
+    expect(chat.sendMessage("still connecting")).toBe(false);
+    last().open();
+    last().drop();
+    expect(chat.state.status).toBe("reconnecting");
+    expect(chat.sendMessage("while reconnecting")).toBe(false);
+    expect(last().sent).toEqual([]);
+  });
+
+  it("reconnects by itself after a drop, with a new token each attempt", async () => {
+    const { chat, sockets, last, getToken } = setup();
+    chat.start();
+    await settle();
+    last().open();
+    last().drop(1001);
+    const state = chat.state;
+    expect(state).toMatchObject({ status: "reconnecting", reason: "dropped", attempt: 1 });
+    if (state.status !== "reconnecting") throw new Error("unreachable");
+    expect(state.retryAt - Date.now()).toBeLessThan(500); // first retry: within the 0.5 s base
+
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sockets).toHaveLength(2);
+    expect(sockets[1]?.token).not.toBe(sockets[0]?.token);
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: false });
+    last().open();
+    expect(chat.state.status).toBe("live");
+  });
+
+  it("backs off exponentially while refused, re-checking the session now and then", async () => {
+    const { chat, sockets, last, getToken } = setup();
+    chat.start();
+    await settle();
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      last().refuse();
+      const state = chat.state;
+      if (state.status !== "reconnecting") throw new Error(`expected reconnecting, got ${state.status}`);
+      expect(state.reason).toBe("refused");
+      delays.push(state.retryAt - Date.now());
+      await vi.advanceTimersByTimeAsync(state.retryAt - Date.now());
+    }
+    expect(delays).toEqual([499, 999, 1999, 3999, 7999, 15999, 29999]); // 0.5 s doubling, capped at 30 s
+    expect(sockets).toHaveLength(8);
+    // The session is re-checked after the first refusal and every 4th after it, not on every attempt: a server that
+    // is down costs few refresh calls.
+    expect(getToken.mock.calls.map(([options]) => options.forceRefresh)).toEqual([
+      false,
+      true,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it("starts the backoff over only after a connection has stayed up for a while", async () => {
+    const { chat, last } = setup();
+    chat.start();
+    await settle();
+    const retryDelay = () => {
+      const state = chat.state;
+      if (state.status !== "reconnecting") throw new Error("not reconnecting");
+      return state.retryAt - Date.now();
+    };
+    last().refuse();
+    await vi.advanceTimersByTimeAsync(retryDelay());
+    last().refuse();
+    await vi.advanceTimersByTimeAsync(retryDelay());
+    // Accepted, then dropped at once: still backing off (no tight accept-drop loop).
+    last().open();
+    last().drop();
+    expect(retryDelay()).toBe(1999); // third retry in a row: 0.5 s, 1 s, 2 s
+    await vi.advanceTimersByTimeAsync(retryDelay());
+    last().open();
+    await vi.advanceTimersByTimeAsync(5000);
+    last().drop();
+    expect(retryDelay()).toBe(499);
+  });
+
+  it("goes signed-out, without a reconnect loop, when there is no session", async () => {
+    const { chat, sockets, getToken, states } = setup();
+    getToken.mockResolvedValue(undefined);
+    chat.start();
+    await settle();
+    expect(chat.state).toEqual({ status: "signed-out", reason: "no-session" });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(sockets).toHaveLength(0);
+    expect(getToken).toHaveBeenCalledTimes(1);
+    expect(states.map((s) => s.status)).toEqual(["connecting", "signed-out"]);
+  });
+
+  it("goes signed-out when the session is found gone after a drop", async () => {
+    const { chat, sockets, getToken, last } = setup();
+    chat.start();
+    await settle();
+    last().open();
+    getToken.mockResolvedValue(undefined);
+    last().refuse();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(chat.state).toEqual({ status: "signed-out", reason: "no-session" });
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("retries with backoff when the token cannot be fetched (auth API unreachable)", async () => {
+    const { chat, sockets, getToken, last } = setup();
+    getToken.mockRejectedValueOnce(new Error("offline"));
+    chat.start();
+    await settle();
+    expect(chat.state).toMatchObject({ status: "reconnecting", reason: "auth-unavailable" });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sockets).toHaveLength(1);
+    last().open();
+    expect(chat.state.status).toBe("live");
+  });
+
+  it("closes the socket on stop and never reconnects", async () => {
+    const { chat, sockets, last } = setup();
+    chat.start();
+    await settle();
+    last().open();
+    chat.stop();
+    expect(last().closedWith).toBe(1000);
+    expect(chat.state).toEqual({ status: "signed-out", reason: "stopped" });
+    expect(chat.sendMessage("after sign-out")).toBe(false);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("drops a token that arrives after stop instead of opening a socket with it", async () => {
+    let release: (token: string) => void = () => {};
+    const { chat, sockets, getToken } = setup();
+    getToken.mockImplementationOnce(() => new Promise((resolve) => (release = resolve)));
+    chat.start();
+    chat.stop();
+    release(tokenFor(99));
+    await settle();
+    expect(sockets).toHaveLength(0);
+    expect(chat.state.status).toBe("signed-out");
+  });
+
+  it("abandons a handshake that hangs and tries again", async () => {
+    const { chat, sockets } = setup({ connectTimeoutMs: 10_000 });
+    chat.start();
+    await settle();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sockets[0]?.closedWith).toBeDefined();
+    expect(chat.state).toMatchObject({ status: "reconnecting", reason: "refused" });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sockets).toHaveLength(2);
+  });
+
+  it("forwards frames, skipping what it does not understand", async () => {
+    const { chat, last } = setup();
+    const frames: unknown[] = [];
+    chat.onFrame((frame) => frames.push(frame));
+    chat.start();
+    await settle();
+    last().open();
+    const message = { type: "message", id: "01J", sender: { userId: "u2", name: "Bob" }, text: "hi", sentAt: "x" };
+    last().receive(message);
+    last().receive({ type: "presence", users: [] }); // a later server's frame: ignored, not an error
+    last().onmessage?.({ data: "not json" } as MessageEvent);
+    expect(frames).toEqual([message]);
+  });
+
+  it("reconnects with a re-checked session when the server says the session is over", async () => {
+    const { chat, last, getToken, sockets } = setup();
+    chat.start();
+    await settle();
+    last().open();
+    last().receive({ type: "error", code: "session_expired", message: "Your session has expired." });
+    expect(last().closedWith).toBe(4000);
+    await settle();
+    expect(chat.state.status).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sockets).toHaveLength(2);
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+  });
+
+  it("keeps other error frames on the same socket", async () => {
+    const { chat, last } = setup();
+    chat.start();
+    await settle();
+    last().open();
+    last().receive({ type: "error", code: "text_too_long", message: "too long" });
+    expect(last().closedWith).toBeUndefined();
+    expect(chat.state.status).toBe("live");
+  });
+
+  it("renews the session over the socket a minute before the token expires", async () => {
+    const { chat, last, getToken } = setup();
+    getToken.mockImplementation(async () => tokenFor(1, 600));
+    chat.start();
+    await settle();
+    last().open();
+    expect(chat.sessionExpiresAt).toBe(Math.floor(Date.now() / 1000) + 600);
+
+    await vi.advanceTimersByTimeAsync(539_000);
+    expect(last().sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+    expect(last().sent).toEqual([{ action: "refresh", token: expect.any(String) }]);
+
+    // The server confirms; the next renewal follows the confirmed expiry.
+    const confirmed = Math.floor(Date.now() / 1000) + 600;
+    last().receive({ type: "refreshed", expiresAt: confirmed });
+    expect(chat.sessionExpiresAt).toBe(confirmed);
+    await vi.advanceTimersByTimeAsync(540_000);
+    expect(last().sent).toHaveLength(2);
+    expect(chat.state.status).toBe("live");
+  });
+
+  it("does not renew in a tight loop when tokens live shorter than the margin", async () => {
+    const { chat, last, getToken } = setup();
+    getToken.mockImplementation(async () => tokenFor(1, 30));
+    chat.start();
+    await settle();
+    last().open();
+    await vi.advanceTimersByTimeAsync(14_000);
+    expect(last().sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1_000); // half the remaining 30 s
+    expect(last().sent).toHaveLength(1);
+  });
+
+  it("can leave renewal to the server (renewBeforeSeconds: false)", async () => {
+    const { chat, last } = setup({ renewBeforeSeconds: false });
+    chat.start();
+    await settle();
+    last().open();
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(last().sent).toEqual([]);
+  });
+
+  it("retries now on request instead of waiting out the backoff", async () => {
+    const { chat, sockets, last } = setup();
+    chat.start();
+    await settle();
+    for (let i = 0; i < 5; i++) {
+      last().refuse();
+      const state = chat.state;
+      if (state.status !== "reconnecting") throw new Error("not reconnecting");
+      await vi.advanceTimersByTimeAsync(state.retryAt - Date.now());
+    }
+    last().refuse();
+    expect(sockets).toHaveLength(6);
+    chat.retryNow();
+    await settle();
+    expect(sockets).toHaveLength(7);
+    chat.retryNow(); // an attempt is in flight: nothing to skip
+    await settle();
+    expect(sockets).toHaveLength(7);
+  });
+
+  it("re-checks the session on an explicit retry after refusals", async () => {
+    const { chat, last, getToken } = setup();
+    chat.start();
+    await settle();
+    last().refuse();
+    await vi.advanceTimersByTimeAsync(500);
+    last().refuse();
+    chat.retryNow();
+    await settle();
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+  });
+
+  it("does not start a second attempt while a token is still being fetched", async () => {
+    let release: (token: string) => void = () => {};
+    const { chat, sockets, last, getToken } = setup();
+    chat.start();
+    await settle();
+    last().refuse();
+    getToken.mockImplementationOnce(() => new Promise((resolve) => (release = resolve)));
+    await vi.advanceTimersByTimeAsync(500); // the retry begins and waits for its token
+    chat.retryNow();
+    chat.retryNow();
+    release(tokenFor(7));
+    await settle();
+    expect(sockets).toHaveLength(2);
+  });
+});

@@ -1,0 +1,316 @@
+import {
+  CHAT_SUBPROTOCOL,
+  ErrorCode,
+  type ServerFrame,
+  TOKEN_QUERY_PARAMETER,
+  TokenTransport,
+} from "../../core/protocol.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import { parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
+import { REFRESH_MARGIN_SECONDS, tokenExpiry } from "./jwt.js";
+
+/**
+ * The connection as the page sees it:
+ * - `signed-out`: no socket and no retries (stopped on sign-out, or no session left);
+ * - `connecting`: the first attempt after start;
+ * - `live`: open, messages can be sent;
+ * - `reconnecting`: after a drop or a failed attempt, waiting until `retryAt` or trying again.
+ */
+export type ConnectionState =
+  | { status: "signed-out"; reason: "stopped" | "no-session" }
+  | { status: "connecting" }
+  | { status: "live" }
+  | { status: "reconnecting"; attempt: number; retryAt: number; reason: RetryReason };
+
+/**
+ * `dropped`: an open socket closed. `refused`: the socket never opened. A 401 from the authorizer looks exactly like
+ * an unreachable server to a browser (close code 1006 before open), so a refusal also re-checks the session.
+ * `auth-unavailable`: no token could be fetched (auth API unreachable).
+ */
+export type RetryReason = "dropped" | "refused" | "auth-unavailable";
+
+/** The part of the DOM WebSocket this class uses; tests pass a fake. */
+export interface SocketLike {
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** How the token reaches the authorizer at connect; one function per transport the stack can be set to. */
+export type OpenSocket = (url: string, token: string) => SocketLike;
+
+/** `?token=...`: what the SuperTokens guide does, and the default. URLs can end up in logs, hence the alternative. */
+export const queryStringTransport =
+  (parameter: string = TOKEN_QUERY_PARAMETER): OpenSocket =>
+  (url, token) => {
+    const separator = url.includes("?") ? "&" : "?";
+    return new WebSocket(`${url}${separator}${parameter}=${encodeURIComponent(token)}`);
+  };
+
+/**
+ * `Sec-WebSocket-Protocol: supertokens-chat, <token>`: keeps the token out of URLs. The server answers with the chat
+ * protocol alone; a browser drops a socket whose answer names a protocol it did not offer.
+ */
+export const subprotocolTransport =
+  (protocol: string = CHAT_SUBPROTOCOL): OpenSocket =>
+  (url, token) =>
+    new WebSocket(url, [protocol, token]);
+
+export const transportFor = (transport: TokenTransport): OpenSocket =>
+  transport === TokenTransport.Subprotocol ? subprotocolTransport() : queryStringTransport();
+
+export interface ChatSocketOptions {
+  url: string;
+  /** A token good for at least a minute; undefined when signed out. Rejects only on transient failures. */
+  getToken(options: { forceRefresh: boolean }): Promise<string | undefined>;
+  /** @default queryStringTransport() */
+  openSocket?: OpenSocket;
+  backoff?: BackoffOptions;
+  /** A socket that has not opened by then is abandoned and retried. @default 15000 */
+  connectTimeoutMs?: number;
+  /** The backoff starts over only after a connection stayed up this long, so accept-then-drop is not hammered. @default 5000 */
+  stableAfterMs?: number;
+  /**
+   * Renew the session over the open socket (`{"action":"refresh"}`) this long before the token's `exp`; `false`
+   * leaves expiry to the server, which closes the socket, and the reconnect path. @default REFRESH_MARGIN_SECONDS
+   */
+  renewBeforeSeconds?: number | false;
+  now?: () => number;
+}
+
+const OPEN = 1;
+/** Close codes a server may use for "your credentials are no good": policy violation and the 4401/4403 convention. */
+const AUTH_CLOSE_CODES = new Set([1008, 4401, 4403]);
+/** Error frames after which only a new connection with a re-checked session helps. */
+const SESSION_ERRORS = new Set<string>([ErrorCode.Unauthenticated, ErrorCode.SessionExpired, ErrorCode.InvalidToken]);
+/** Refusals in a row between two session re-checks. */
+const RECHECK_SESSION_EVERY = 4;
+/** setTimeout treats delays past 2^31-1 ms (~24.8 days) as 0. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * One chat connection with a life of its own: opens with a fresh token, renews the session over the socket before the
+ * token expires, reconnects after drops with exponential backoff and full jitter (a fresh token every attempt), and
+ * stops for good when the session is gone.
+ */
+export class ChatSocket {
+  private stateValue: ConnectionState = { status: "signed-out", reason: "stopped" };
+  private socket: SocketLike | undefined;
+  private readonly backoff: Backoff;
+  /** Bumped by start/stop: async work begun under an older generation finds it stale and drops its result. */
+  private generation = 0;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private renewalTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A connect attempt is under way (fetching a token or handshaking): `retryNow` must not start a second one. */
+  private attempting = false;
+  private forceRefreshNext = false;
+  private refusedInARow = 0;
+  private tokenExp: number | undefined;
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly frameListeners = new Set<(frame: ServerFrame) => void>();
+  private readonly openSocket: OpenSocket;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ChatSocketOptions) {
+    this.backoff = new Backoff(options.backoff);
+    this.openSocket = options.openSocket ?? queryStringTransport();
+    this.now = options.now ?? Date.now;
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** `exp` (epoch seconds) the server holds for the live connection: from the token, then from `refreshed` frames. */
+  get sessionExpiresAt(): number | undefined {
+    return this.tokenExp;
+  }
+
+  onState(listener: (state: ConnectionState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  onFrame(listener: (frame: ServerFrame) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
+  }
+
+  /** Connects, unless already connected or trying. */
+  start(): void {
+    if (this.stateValue.status !== "signed-out") return;
+    this.backoff.reset();
+    this.refusedInARow = 0;
+    this.setState({ status: "connecting" });
+    void this.connect(++this.generation);
+  }
+
+  /** Closes the socket and stops retrying (sign-out, page put into the back/forward cache). */
+  stop(reason: "stopped" | "no-session" = "stopped"): void {
+    this.generation++;
+    this.attempting = false;
+    this.clearTimers();
+    const socket = this.socket;
+    this.socket = undefined;
+    this.tokenExp = undefined;
+    if (socket) {
+      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      socket.close(1000, "signed out");
+    }
+    this.setState({ status: "signed-out", reason });
+  }
+
+  /** Skips the wait of a pending retry (the browser came back online, or the person pressed "retry"). */
+  retryNow(): void {
+    const state = this.stateValue;
+    if (state.status !== "reconnecting" || this.attempting) return;
+    // Asked for explicitly, a session re-check is worth one refresh call if the server has been refusing us.
+    if (state.reason === "refused") this.forceRefreshNext = true;
+    this.clearTimers();
+    void this.connect(this.generation);
+  }
+
+  /** Sends a chat message; false when the connection is not live (nothing is queued). */
+  sendMessage(text: string): boolean {
+    return this.send(sendMessageFrame(text));
+  }
+
+  /** Sends any client frame; false when the connection is not live. */
+  send(frame: unknown): boolean {
+    const socket = this.socket;
+    if (this.stateValue.status !== "live" || !socket || socket.readyState !== OPEN) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private async connect(generation: number): Promise<void> {
+    this.attempting = true;
+    let token: string | undefined;
+    try {
+      token = await this.options.getToken({ forceRefresh: this.forceRefreshNext });
+    } catch {
+      if (generation === this.generation) this.retryLater("auth-unavailable");
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (token === undefined) {
+      // No session: retrying cannot help until someone signs in again.
+      this.stop("no-session");
+      return;
+    }
+    this.forceRefreshNext = false;
+
+    const socket = this.openSocket(this.options.url, token);
+    this.socket = socket;
+    let opened = false;
+    const connectTimer = this.later(this.options.connectTimeoutMs ?? 15_000, () => socket.close());
+
+    socket.onopen = () => {
+      this.cancel(connectTimer);
+      this.attempting = false;
+      opened = true;
+      this.refusedInARow = 0;
+      this.tokenExp = tokenExpiry(token);
+      this.setState({ status: "live" });
+      this.later(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
+      this.scheduleRenewal(socket);
+    };
+    socket.onmessage = (event) => {
+      const frame = parseServerFrame(event.data);
+      if (!frame) return;
+      if (frame.type === "refreshed") {
+        this.tokenExp = frame.expiresAt;
+        this.scheduleRenewal(socket);
+      }
+      for (const listener of this.frameListeners) listener(frame);
+      if (frame.type === "error" && SESSION_ERRORS.has(frame.code)) {
+        // The server no longer accepts this connection's session (or our renewal of it). A new socket, opened with
+        // a re-checked session, is the way back; the server may close this one itself, closing first is harmless.
+        this.forceRefreshNext = true;
+        socket.close(4000, "re-authenticating");
+      }
+    };
+    socket.onerror = () => {}; // a close event always follows and carries what there is to know
+    socket.onclose = (event) => {
+      this.cancel(connectTimer);
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.tokenExp = undefined;
+      if (!opened) {
+        // Re-check the session on the first refusal of a run and every few after, not on every attempt: while the
+        // server is merely down that would cost a refresh call per retry. The later re-checks catch a token that
+        // only looks fresh to us (our clock is off, the signing key rotated).
+        if (this.refusedInARow++ % RECHECK_SESSION_EVERY === 0) this.forceRefreshNext = true;
+        this.retryLater("refused");
+        return;
+      }
+      if (AUTH_CLOSE_CODES.has(event.code)) this.forceRefreshNext = true;
+      this.retryLater("dropped");
+    };
+  }
+
+  private retryLater(reason: RetryReason): void {
+    this.attempting = false;
+    this.clearTimers();
+    const delay = this.backoff.next();
+    this.setState({ status: "reconnecting", attempt: this.backoff.attempts, retryAt: this.now() + delay, reason });
+    const generation = this.generation;
+    this.later(delay, () => void this.connect(generation));
+  }
+
+  /** Plans the next `refresh` over `socket`, ahead of the session's expiry. */
+  private scheduleRenewal(socket: SocketLike): void {
+    if (this.renewalTimer !== undefined) this.cancel(this.renewalTimer);
+    this.renewalTimer = undefined;
+    const margin = this.options.renewBeforeSeconds ?? REFRESH_MARGIN_SECONDS;
+    if (margin === false || this.tokenExp === undefined) return;
+    const remaining = this.tokenExp * 1000 - this.now();
+    // Half the remaining life when tokens are shorter than the margin, so short tokens do not renew in a tight loop.
+    const delay = Math.min(MAX_DELAY_MS, Math.max(remaining - margin * 1000, remaining / 2, 1000));
+    this.renewalTimer = this.later(delay, () => void this.renew(socket));
+  }
+
+  private async renew(socket: SocketLike): Promise<void> {
+    let token: string | undefined;
+    try {
+      token = await this.options.getToken({ forceRefresh: true });
+    } catch {
+      // Auth API unreachable: try again shortly; if the session runs out first, the server ends it and we reconnect.
+      if (this.socket === socket) this.renewalTimer = this.later(10_000, () => void this.renew(socket));
+      return;
+    }
+    if (this.socket !== socket) return;
+    if (token === undefined) return this.stop("no-session");
+    // The next renewal is planned when the server confirms with a `refreshed` frame.
+    this.send(refreshFrame(token));
+  }
+
+  private setState(state: ConnectionState): void {
+    this.stateValue = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private later(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private cancel(timer: ReturnType<typeof setTimeout>): void {
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.renewalTimer = undefined;
+  }
+}

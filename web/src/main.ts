@@ -1,0 +1,138 @@
+/**
+ * The chat page. No framework: a few hundred lines of DOM code, one screen with two states (signed out, chatting),
+ * where a virtual DOM would add weight and indirection without removing any real complexity. What it does need (a
+ * reconnecting socket, token freshness, text-only rendering) lives in small modules tested on their own.
+ */
+import "./styles.css";
+import { type Auth, createAuth, type User } from "./auth/index.js";
+import { ChatSocket, transportFor } from "./chat-socket.js";
+import { type AppConfig, loadConfig } from "./config.js";
+import { ChatView } from "./ui/chat-view.js";
+import { ConnectionStatus } from "./ui/connection-status.js";
+import { el } from "./ui/dom.js";
+import { signInView } from "./ui/sign-in-view.js";
+
+class App {
+  private readonly main = el("main", { class: "app-main" });
+  private readonly status = new ConnectionStatus(() => this.socket?.retryNow());
+  private readonly who = el("span", { class: "who", "data-testid": "who" });
+  private readonly signOutButton = el(
+    "button",
+    { type: "button", class: "secondary", hidden: true, "data-testid": "sign-out" },
+    "Sign out",
+  );
+  /** The connection while signed in; undefined on the sign-in screen. */
+  private socket: ChatSocket | undefined;
+  private disposeChat: (() => void) | undefined;
+
+  constructor(
+    root: HTMLElement,
+    private readonly config: AppConfig,
+    private readonly auth: Auth,
+  ) {
+    document.title = config.appName;
+    root.replaceChildren(
+      el(
+        "header",
+        { class: "app-header" },
+        el("h1", { class: "app-title" }, config.appName),
+        this.status.element,
+        el("div", { class: "account" }, this.who, this.signOutButton),
+      ),
+      this.main,
+    );
+    this.signOutButton.addEventListener("click", () => void this.signOut());
+
+    // Leaving into the back/forward cache closes the socket (a cached page must not hold one open); coming back
+    // opens a new one with a fresh token rather than resuming with one that may have expired meanwhile.
+    addEventListener("pagehide", (event) => {
+      if (event.persisted) this.socket?.stop();
+    });
+    addEventListener("pageshow", (event) => {
+      if (event.persisted) this.socket?.start();
+    });
+    // Back online: no point waiting out the backoff.
+    addEventListener("online", () => this.socket?.retryNow());
+  }
+
+  async start(): Promise<void> {
+    const user = await this.auth.currentUser().catch(() => undefined);
+    if (user) this.showChat(user);
+    else this.showSignIn();
+  }
+
+  private showSignIn(notice?: string): void {
+    this.endChat();
+    this.who.textContent = "";
+    this.signOutButton.hidden = true;
+    this.main.replaceChildren(signInView(this.auth, { notice, onSignedIn: (user) => this.showChat(user) }));
+  }
+
+  private showChat(user: User): void {
+    this.endChat();
+    const socket = new ChatSocket({
+      url: this.config.webSocketUrl,
+      openSocket: transportFor(this.config.tokenTransport),
+      getToken: ({ forceRefresh }) => this.auth.getFreshToken({ forceRefresh }),
+    });
+    const view = new ChatView(user.userId, (text) => socket.sendMessage(text));
+    const offState = socket.onState((state) => {
+      this.status.render(state);
+      view.handleState(state);
+      // The session ended under us (expired, revoked): back to the form, with a word about why.
+      if (state.status === "signed-out" && state.reason === "no-session") {
+        this.showSignIn("Your session has ended. Please sign in again.");
+      }
+    });
+    const offFrame = socket.onFrame((frame) => view.handleFrame(frame));
+    this.socket = socket;
+    this.disposeChat = () => {
+      offState();
+      offFrame();
+      socket.stop();
+    };
+
+    this.who.textContent = user.name ?? user.userId;
+    this.who.title = user.userId;
+    this.signOutButton.hidden = false;
+    this.main.replaceChildren(view.element);
+    socket.start();
+  }
+
+  private async signOut(): Promise<void> {
+    // Close the socket before the session goes, so nothing more is sent on a connection whose user has left.
+    this.endChat();
+    this.signOutButton.disabled = true;
+    try {
+      await this.auth.signOut();
+    } catch {
+      // Signed out locally all the same; a server-side session left behind expires on its own.
+    } finally {
+      this.signOutButton.disabled = false;
+    }
+    this.showSignIn("You have signed out.");
+  }
+
+  private endChat(): void {
+    this.disposeChat?.();
+    this.disposeChat = undefined;
+    this.socket = undefined;
+    this.status.render({ status: "signed-out", reason: "stopped" });
+  }
+}
+
+async function boot(root: HTMLElement): Promise<void> {
+  let app: App;
+  try {
+    const config = await loadConfig();
+    app = new App(root, config, await createAuth(config));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    root.replaceChildren(el("p", { class: "card fatal", role: "alert" }, `The chat could not start: ${reason}.`));
+    return;
+  }
+  await app.start();
+}
+
+const root = document.getElementById("app");
+if (root) void boot(root);

@@ -1,0 +1,101 @@
+import { Limits } from "../../../core/protocol.js";
+import { codePointLength, textProblem } from "../frames.js";
+import { el } from "./dom.js";
+
+/** Show the character count once the text passes this share of the limit. */
+const COUNTER_FROM = 0.8;
+
+/**
+ * The message input. Enter sends, Shift+Enter adds a line; disabled (with the reason as placeholder) whenever the
+ * connection is not live, so nothing typed is silently lost. Errors, from the server or local checks, appear right
+ * under the input in a live region.
+ */
+export class Composer {
+  readonly element: HTMLFormElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly button: HTMLButtonElement;
+  private readonly counter: HTMLSpanElement;
+  private readonly error: HTMLParagraphElement;
+
+  /** `send` returns false when the text could not be handed to the socket. */
+  constructor(private readonly send: (text: string) => boolean) {
+    this.input = el("textarea", {
+      class: "composer-input",
+      name: "text",
+      rows: "1",
+      "aria-label": "Message",
+      "aria-describedby": "composer-error composer-counter",
+      autocomplete: "off",
+      enterkeyhint: "send",
+      "data-testid": "composer-input",
+    });
+    this.button = el("button", { type: "submit", class: "primary composer-send", "data-testid": "send" }, "Send");
+    this.counter = el("span", { id: "composer-counter", class: "composer-counter", hidden: true });
+    this.error = el("p", {
+      id: "composer-error",
+      class: "composer-error",
+      "aria-live": "assertive",
+      "data-testid": "composer-error",
+    });
+    this.element = el(
+      "form",
+      { class: "composer", "aria-label": "Send a message" },
+      el("div", { class: "composer-row" }, this.input, this.button),
+      el("div", { class: "composer-foot" }, this.error, this.counter),
+    );
+
+    this.element.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      // isComposing: Enter that confirms an IME candidate (Japanese, Chinese...) must not send half a word.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener("input", () => this.updateCounter());
+    this.setEnabled(false, "Connecting…");
+  }
+
+  setEnabled(enabled: boolean, reason = ""): void {
+    const hadFocus = document.activeElement === this.input;
+    this.input.disabled = !enabled;
+    this.button.disabled = !enabled;
+    this.input.placeholder = enabled ? "Write a message…" : reason;
+    // Coming back live after a reconnect: put the cursor back where the person was typing.
+    if (enabled && (hadFocus || document.activeElement === document.body)) this.input.focus();
+  }
+
+  showError(message: string): void {
+    this.error.textContent = message;
+  }
+
+  focus(): void {
+    this.input.focus();
+  }
+
+  private submit(): void {
+    if (this.input.disabled) return;
+    const problem = textProblem(this.input.value);
+    if (problem) {
+      this.showError(problem);
+      return;
+    }
+    if (!this.send(this.input.value)) {
+      this.showError("Not connected. Your message was not sent; it is still here.");
+      return;
+    }
+    this.input.value = "";
+    this.showError("");
+    this.updateCounter();
+  }
+
+  private updateCounter(): void {
+    const length = codePointLength(this.input.value.trim());
+    this.counter.hidden = length < Limits.maxTextLength * COUNTER_FROM;
+    this.counter.textContent = `${length} / ${Limits.maxTextLength}`;
+    this.counter.classList.toggle("over", length > Limits.maxTextLength);
+  }
+}
