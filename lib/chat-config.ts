@@ -1,19 +1,66 @@
 import { ConfigurationError } from "../core/errors.js";
+import { DEFAULT_FANOUT_BATCH_SIZE } from "../core/fanout.js";
+import { Limits, TokenTransport } from "../core/protocol.js";
 
 /** CDK context keys the app reads (`cdk synth -c key=value`, or `context` in cdk.json). */
 export const ContextKey = {
-  /** SuperTokens JWKS URL: `<apiDomain><apiBasePath>/jwt/jwks.json`. */
+  /**
+   * Mode (a): the SuperTokens core that the stack's own auth backend (at `<site>/auth`) talks to, e.g.
+   * `https://try.supertokens.com`. Tokens are then issued and verified at the site's origin.
+   */
+  SupertokensConnectionUri: "supertokensConnectionUri",
+  /**
+   * Mode (a), optional: name of an SSM SecureString parameter, created by you in the stack's account and Region
+   * (`aws ssm put-parameter --type SecureString --name /chat/supertokens-api-key --value ...`), holding the core's
+   * API key. The function reads it at cold start; the template holds only the name. Unset, the core is called
+   * without a key, which the demo core and cores without API keys accept.
+   */
+  SupertokensApiKeyParameter: "supertokensApiKeyParameter",
+  /**
+   * Mode (b): an existing SuperTokens backend's JWKS URL, `<apiDomain><apiBasePath>/jwt/jwks.json`. No auth backend
+   * is deployed; the page signs in at that backend cross-origin, so its CORS settings must allow the site's origin
+   * with credentials (`websiteDomain` = the site URL).
+   */
   JwksUri: "jwksUri",
-  /** SuperTokens issuer (`iss`): `<apiDomain><apiBasePath>`. */
+  /** An existing SuperTokens backend's issuer (`iss`): `<apiDomain><apiBasePath>`. */
   Issuer: "issuer",
+  /** Shown on the page and in SuperTokens' emails. */
+  AppName: "appName",
+  /** Where the page puts the token at connect: `query` or `subprotocol`. */
+  TokenTransport: "tokenTransport",
+  /** Messages a connection may send in a burst. */
+  MessageBurst: "messageBurst",
+  /** Messages per second a connection may sustain. */
+  MessagesPerSecond: "messagesPerSecond",
+  /** Recipients per fan-out batch: the message handler sends the first batch, workers the rest. */
+  FanoutBatchSize: "fanoutBatchSize",
   /** WebSocket API stage name. */
   StageName: "stageName",
   /** `false` when the Region's API Gateway CloudWatch role is managed elsewhere. */
   ApiGatewayCloudWatchRole: "apiGatewayCloudWatchRole",
 } as const;
 
-const EXAMPLE =
-  "cdk synth -c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
+const DEPLOY_EXAMPLE = "cdk deploy -c supertokensConnectionUri=https://try.supertokens.com";
+const EXTERNAL_EXAMPLE =
+  "cdk deploy -c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
+/** The two ways of signing in, for every message about a missing or conflicting auth setting. */
+const AUTH_MODES =
+  "-c supertokensConnectionUri=<SuperTokens core URL> deploys the SuperTokens backend with the page, or " +
+  "-c jwksUri=<...>/auth/jwt/jwks.json -c issuer=<...>/auth uses your existing SuperTokens backend";
+
+/**
+ * A fan-out batch is one SQS message: recipients (about 60 bytes of JSON each) plus the frame must stay under SQS's
+ * 256 KiB.
+ */
+export const MAX_FANOUT_BATCH_SIZE = 3000;
+
+/** The stack deploys the SuperTokens backend (supertokens-node on Lambda) at `<site>/auth`. */
+export interface SuperTokensAuthConfig {
+  readonly kind: "supertokens";
+  readonly connectionUri: string;
+  /** @default - the core is called without an API key */
+  readonly apiKeyParameter?: string;
+}
 
 /** Tokens are issued by a SuperTokens backend that runs elsewhere. */
 export interface ExternalAuthConfig {
@@ -22,15 +69,17 @@ export interface ExternalAuthConfig {
   readonly issuer: string;
 }
 
-/** Where access tokens come from. A later issue adds an in-stack SuperTokens backend (`supertokensConnectionUri`). */
-export type AuthConfig = ExternalAuthConfig;
+/** Where access tokens come from. */
+export type AuthConfig = SuperTokensAuthConfig | ExternalAuthConfig;
 
-/**
- * Everything the stack takes from outside, validated. Later features (web hosting, fan-out worker) add optional
- * sections here, each read from its own context keys.
- */
+/** Everything the stack takes from outside, validated. */
 export interface ChatConfig {
   readonly auth: AuthConfig;
+  readonly appName: string;
+  readonly tokenTransport: TokenTransport;
+  /** The per-connection token bucket. */
+  readonly rateLimit: { readonly burst: number; readonly perSecond: number };
+  readonly fanoutBatchSize: number;
   /** @default - the construct's default, `prod` */
   readonly stageName?: string;
   /** Whether the stack sets the Region's API Gateway CloudWatch role (WebSocket access logs need one). */
@@ -44,44 +93,100 @@ export type ContextGetter = (key: string) => unknown;
 
 /** Validates the context; throws a `ConfigurationError` naming the setting and showing an example. */
 export function resolveChatConfig(get: ContextGetter): ChatConfig {
-  const jwksUri = httpsUrl(get, ContextKey.JwksUri);
-  const issuer = httpsUrl(get, ContextKey.Issuer);
-
-  // The verifier compares `iss` exactly, and SuperTokens normalises it (lower-case host, no default port or slash).
-  const { origin, pathname } = new URL(issuer);
-  const normalised = origin + pathname.replace(/\/+$/, "");
-  if (issuer !== normalised) {
-    fail(ContextKey.Issuer, `must be written as SuperTokens writes the token's iss claim: ${normalised}`);
-  }
-
   const warnings: string[] = [];
-  if (jwksUri !== `${issuer}/jwt/jwks.json`) {
-    warnings.push(`${ContextKey.JwksUri} is not ${issuer}/jwt/jwks.json, where SuperTokens serves its keys`);
-  }
-
   return {
-    auth: { kind: "external", jwksUri, issuer },
+    auth: resolveAuth(get, warnings),
+    appName: optionalString(get, ContextKey.AppName) ?? "Chat",
+    tokenTransport: tokenTransport(get),
+    rateLimit: {
+      burst: positiveInteger(get, ContextKey.MessageBurst, Limits.defaultMessageBurst),
+      perSecond: positiveNumber(get, ContextKey.MessagesPerSecond, Limits.defaultMessagesPerSecond),
+    },
+    fanoutBatchSize: positiveInteger(get, ContextKey.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE, MAX_FANOUT_BATCH_SIZE),
     stageName: optionalString(get, ContextKey.StageName),
     apiGatewayCloudWatchRole: optionalBoolean(get, ContextKey.ApiGatewayCloudWatchRole) ?? true,
     warnings,
   };
 }
 
-function fail(setting: string, problem: string): never {
-  throw new ConfigurationError(setting, problem, EXAMPLE);
+function resolveAuth(get: ContextGetter, warnings: string[]): AuthConfig {
+  const connectionUri = optionalString(get, ContextKey.SupertokensConnectionUri);
+  const apiKeyParameter = optionalString(get, ContextKey.SupertokensApiKeyParameter);
+  const external = [ContextKey.JwksUri, ContextKey.Issuer].filter((key) => optionalString(get, key) !== undefined);
+
+  if (connectionUri !== undefined) {
+    if (external.length > 0) {
+      fail(
+        ContextKey.SupertokensConnectionUri,
+        `cannot be combined with ${external.join(" and ")}; choose one: ${AUTH_MODES}`,
+        DEPLOY_EXAMPLE,
+      );
+    }
+    for (const uri of connectionUri.split(";")) httpsUrl(ContextKey.SupertokensConnectionUri, uri, DEPLOY_EXAMPLE);
+    if (apiKeyParameter !== undefined && !SSM_PARAMETER_NAME.test(apiKeyParameter)) {
+      fail(
+        ContextKey.SupertokensApiKeyParameter,
+        `must be the name of an SSM parameter (letters, digits, _.-/), got ${JSON.stringify(apiKeyParameter)}`,
+        `${DEPLOY_EXAMPLE} -c supertokensApiKeyParameter=/chat/supertokens-api-key`,
+      );
+    }
+    return { kind: "supertokens", connectionUri, ...(apiKeyParameter ? { apiKeyParameter } : {}) };
+  }
+  if (apiKeyParameter !== undefined) {
+    fail(
+      ContextKey.SupertokensApiKeyParameter,
+      "needs supertokensConnectionUri: it is the API key of that SuperTokens core",
+      `${DEPLOY_EXAMPLE} -c supertokensApiKeyParameter=/chat/supertokens-api-key`,
+    );
+  }
+  if (external.length === 0) {
+    fail(ContextKey.SupertokensConnectionUri, `or jwksUri and issuer must be set: ${AUTH_MODES}`, DEPLOY_EXAMPLE);
+  }
+
+  const jwksUri = httpsUrl(ContextKey.JwksUri, optionalString(get, ContextKey.JwksUri), EXTERNAL_EXAMPLE);
+  const issuer = httpsUrl(ContextKey.Issuer, optionalString(get, ContextKey.Issuer), EXTERNAL_EXAMPLE);
+  // The verifier compares `iss` exactly, and SuperTokens normalises it (lower-case host, no default port or slash).
+  const { origin, pathname } = new URL(issuer);
+  const normalised = origin + pathname.replace(/\/+$/, "");
+  if (issuer !== normalised) {
+    fail(ContextKey.Issuer, `must be written as SuperTokens writes the token's iss claim: ${normalised}`);
+  }
+  if (jwksUri !== `${issuer}/jwt/jwks.json`) {
+    warnings.push(`${ContextKey.JwksUri} is not ${issuer}/jwt/jwks.json, where SuperTokens serves its keys`);
+  }
+  return { kind: "external", jwksUri, issuer };
 }
 
-function httpsUrl(get: ContextGetter, key: string): string {
-  const value = optionalString(get, key);
-  if (value === undefined) fail(key, "is not set: pass it as CDK context");
+const SSM_PARAMETER_NAME = /^[A-Za-z0-9_.\-/]{1,1011}$/;
+
+function fail(setting: string, problem: string, example = EXTERNAL_EXAMPLE): never {
+  throw new ConfigurationError(setting, problem, example);
+}
+
+function httpsUrl(key: string, value: string | undefined, example: string): string {
+  if (value === undefined) fail(key, "is not set (jwksUri and issuer go together)", example);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    fail(key, `is not a URL: ${JSON.stringify(value)}`);
+    fail(key, `is not a URL: ${JSON.stringify(value)}`, example);
   }
-  if (url.protocol !== "https:") fail(key, `must be an https:// URL, got ${url.protocol}//`);
+  // The verifier fetches keys over https only, and an API key must not cross the Internet in the clear.
+  if (url.protocol !== "https:") fail(key, `must be an https:// URL, got ${url.protocol}//`, example);
   return value;
+}
+
+function tokenTransport(get: ContextGetter): TokenTransport {
+  const value = optionalString(get, ContextKey.TokenTransport) ?? TokenTransport.Query;
+  const allowed: string[] = Object.values(TokenTransport);
+  if (!allowed.includes(value)) {
+    fail(
+      ContextKey.TokenTransport,
+      `must be ${allowed.join(" or ")}, got ${JSON.stringify(value)}`,
+      `cdk deploy -c tokenTransport=${TokenTransport.Subprotocol}`,
+    );
+  }
+  return value as TokenTransport;
 }
 
 function optionalString(get: ContextGetter, key: string): string | undefined {
@@ -89,6 +194,32 @@ function optionalString(get: ContextGetter, key: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") fail(key, `must be a string, got ${JSON.stringify(value)}`);
   return value.trim() || undefined;
+}
+
+/** `-c key=2` arrives as the string "2"; cdk.json can hold a real number. */
+function optionalNumber(get: ContextGetter, key: string, fallback: number, rule: string): number {
+  const value = get(key);
+  if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return fallback;
+  const parsed = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isFinite(parsed))
+    fail(key, `must be ${rule}, got ${JSON.stringify(value)}`, `cdk deploy -c ${key}=${fallback}`);
+  return parsed;
+}
+
+function positiveNumber(get: ContextGetter, key: string, fallback: number): number {
+  const rule = "a positive number";
+  const value = optionalNumber(get, key, fallback, rule);
+  if (!(value > 0)) fail(key, `must be ${rule}, got ${value}`, `cdk deploy -c ${key}=${fallback}`);
+  return value;
+}
+
+function positiveInteger(get: ContextGetter, key: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const rule = max === Number.MAX_SAFE_INTEGER ? "a whole number, 1 or more" : `a whole number from 1 to ${max}`;
+  const value = optionalNumber(get, key, fallback, rule);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    fail(key, `must be ${rule}, got ${value}`, `cdk deploy -c ${key}=${fallback}`);
+  }
+  return value;
 }
 
 /** `-c key=false` arrives as the string "false"; cdk.json can hold a real boolean. */

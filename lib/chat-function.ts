@@ -13,7 +13,7 @@ export const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
  * ESM bundles get no `require`; a bundled CommonJS dependency that requires a Node built-in needs one. The alias
  * keeps it from clashing with a bundled module's own top-level `createRequire` import.
  */
-const ESM_REQUIRE_SHIM =
+export const ESM_REQUIRE_SHIM =
   "import { createRequire as __chatCreateRequire } from 'node:module'; const require = __chatCreateRequire(import.meta.url);";
 
 /** Properties of a `ChatFunction`. */

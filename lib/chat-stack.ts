@@ -1,11 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import type { ISource } from "aws-cdk-lib/aws-s3-deployment";
 import type { Construct } from "constructs";
 import { EnvVar } from "../core/env.js";
+import { ChatAuthApi } from "./chat-auth-api.js";
 import { type ChatConfig, resolveChatConfig } from "./chat-config.js";
 import { ChatFunction, MAX_INTEGRATION_TIMEOUT } from "./chat-function.js";
+import { ChatSite, webPageSource } from "./chat-site.js";
 import { ChatWebSocketApi } from "./chat-websocket-api.js";
 import { ConnectionsTable } from "./connection-table.js";
+import { FanoutWorkers } from "./fanout-workers.js";
 
 const entry = (name: string) => fileURLToPath(new URL(`../lambdas/${name}.ts`, import.meta.url));
 
@@ -17,9 +21,20 @@ export interface ChatStackProps extends StackProps {
    * @default - read from CDK context by `resolveChatConfig`
    */
   readonly config?: ChatConfig;
+
+  /**
+   * The built page.
+   *
+   * @default - `webPageSource()`: web/build.ts, run at synth
+   */
+  readonly webContent?: ISource;
 }
 
-/** The whole chat: connections table, handlers and WebSocket API. Wiring only; each part is its own construct. */
+/**
+ * The whole chat: connections table, handlers, WebSocket API, fan-out workers, the page on CloudFront and, unless
+ * tokens come from an existing SuperTokens backend, the SuperTokens backend at `<site>/auth`. Wiring only; each part
+ * is its own construct.
+ */
 export class ChatStack extends Stack {
   readonly connections: ConnectionsTable;
   readonly handlers: {
@@ -29,11 +44,37 @@ export class ChatStack extends Stack {
     readonly message: ChatFunction;
   };
   readonly webSocket: ChatWebSocketApi;
+  readonly fanout: FanoutWorkers;
+  readonly site: ChatSite;
+  /** Present when the stack runs the SuperTokens backend (`supertokensConnectionUri`). */
+  readonly authApi?: ChatAuthApi;
 
   constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
     super(scope, id, props);
     const config = props.config ?? resolveChatConfig((key) => this.node.tryGetContext(key));
     for (const warning of config.warnings) Annotations.of(this).addWarningV2("chat:config", warning);
+    const { auth } = config;
+
+    if (auth.kind === "supertokens") {
+      this.authApi = new ChatAuthApi(this, "Auth", {
+        connectionUri: auth.connectionUri,
+        apiKeyParameterName: auth.apiKeyParameter,
+        appName: config.appName,
+      });
+    }
+    this.site = new ChatSite(this, "Site", {
+      content: props.webContent ?? webPageSource(),
+      authApi: this.authApi && { domainName: this.authApi.domainName, basePath: ChatAuthApi.BASE_PATH },
+    });
+    // With the backend here, tokens are issued by the site's own origin (SuperTokens' iss is apiDomain + base path).
+    // The function learns that origin from a parameter written after the distribution exists, not from its
+    // environment, which would make a cycle: function -> distribution -> HTTP API -> function.
+    this.authApi?.setSiteOrigin(this.site.origin);
+    const issuer = auth.kind === "supertokens" ? `${this.site.origin}${ChatAuthApi.BASE_PATH}` : auth.issuer;
+    const tokens = {
+      [EnvVar.JwksUri]: auth.kind === "supertokens" ? `${issuer}/jwt/jwks.json` : auth.jwksUri,
+      [EnvVar.Issuer]: issuer,
+    };
 
     this.connections = new ConnectionsTable(this, "Connections");
     const table = { [EnvVar.TableName]: this.connections.tableName };
@@ -43,7 +84,7 @@ export class ChatStack extends Stack {
         description: "Chat: verifies the SuperTokens access token on $connect",
         // Runs on every $connect before the socket opens; a JWKS fetch on a cold start fits well within this.
         timeout: Duration.seconds(5),
-        environment: { [EnvVar.JwksUri]: config.auth.jwksUri, [EnvVar.Issuer]: config.auth.issuer },
+        environment: tokens,
       }),
       connect: new ChatFunction(this, "Connect", {
         entry: entry("connect"),
@@ -57,17 +98,25 @@ export class ChatStack extends Stack {
       }),
       message: new ChatFunction(this, "Message", {
         entry: entry("message"),
-        description: "Chat: handles client frames (sendmessage and the other actions, $default)",
+        description: "Chat: handles client frames (sendmessage, refresh, $default)",
         // Broadcasting to many connections: more memory buys more CPU and network.
         memorySize: 512,
         timeout: MAX_INTEGRATION_TIMEOUT,
-        environment: table,
+        environment: {
+          ...table,
+          // `refresh` verifies a new token exactly as the authorizer does.
+          ...tokens,
+          [EnvVar.MessageBurst]: String(config.rateLimit.burst),
+          [EnvVar.MessagesPerSecond]: String(config.rateLimit.perSecond),
+          [EnvVar.FanoutBatchSize]: String(config.fanoutBatchSize),
+        },
       }),
     };
     const { authorizer, connect, disconnect, message } = this.handlers;
     this.connections.grantPutConnection(connect.function);
     this.connections.grantDeleteConnection(disconnect.function);
     this.connections.grantReadConnections(message.function);
+    this.connections.grantUpdateConnection(message.function);
     this.connections.grantDeleteConnection(message.function);
 
     this.webSocket = new ChatWebSocketApi(this, "WebSocket", {
@@ -75,17 +124,43 @@ export class ChatStack extends Stack {
       connectHandler: connect.function,
       disconnectHandler: disconnect.function,
       messageHandler: message.function,
+      tokenTransport: config.tokenTransport,
       stageName: config.stageName,
       apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
     });
     message.function.addEnvironment(EnvVar.CallbackUrl, this.webSocket.callbackUrl);
     this.webSocket.grantManageConnections(message.function);
 
+    this.fanout = new FanoutWorkers(this, "Fanout", {
+      environment: { ...table, [EnvVar.CallbackUrl]: this.webSocket.callbackUrl },
+    });
+    this.connections.grantDeleteConnection(this.fanout.worker.function);
+    this.webSocket.grantManageConnections(this.fanout.worker.function);
+    message.function.addEnvironment(EnvVar.FanoutQueueUrl, this.fanout.queue.queueUrl);
+    this.fanout.grantEnqueue(message.function);
+
+    this.site.deployConfig({
+      webSocketUrl: this.webSocket.url,
+      tokenTransport: config.tokenTransport,
+      auth: {
+        mode: "supertokens",
+        // The page signs in where tokens are issued: its own origin, or the existing backend's (cross-origin).
+        apiDomain: auth.kind === "supertokens" ? this.site.origin : new URL(auth.issuer).origin,
+        apiBasePath: auth.kind === "supertokens" ? ChatAuthApi.BASE_PATH : new URL(auth.issuer).pathname,
+      },
+      appName: config.appName,
+    });
+
+    new CfnOutput(this, "SiteUrl", { description: "Open this in a browser", value: this.site.url });
     new CfnOutput(this, "WebSocketUrl", { description: "Clients connect here", value: this.webSocket.url });
     new CfnOutput(this, "CallbackUrl", {
       description: "Management (@connections) endpoint",
       value: this.webSocket.callbackUrl,
     });
     new CfnOutput(this, "ConnectionsTableName", { value: this.connections.tableName });
+    new CfnOutput(this, "FanoutDeadLetterQueueUrl", {
+      description: "Broadcast batches that failed three times",
+      value: this.fanout.deadLetterQueue.queueUrl,
+    });
   }
 }

@@ -13,7 +13,13 @@ import { type Grant, type IGrantable, ManagedPolicy, Role, ServicePrincipal } fr
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { CLIENT_ACTIONS, ROUTE_SELECTION_EXPRESSION, RouteKey, TOKEN_IDENTITY_SOURCE } from "../core/protocol.js";
+import {
+  CLIENT_ACTIONS,
+  ROUTE_SELECTION_EXPRESSION,
+  RouteKey,
+  TOKEN_IDENTITY_SOURCES,
+  TokenTransport,
+} from "../core/protocol.js";
 
 /**
  * Stage throttling when none is given: far below the account's 10,000 requests/s (burst 5,000), which every API in
@@ -25,7 +31,7 @@ const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Properties of a `ChatWebSocketApi`. */
 export interface ChatWebSocketApiProps {
-  /** REQUEST authorizer for `$connect`; reads the token from `route.request.querystring.token`. */
+  /** REQUEST authorizer for `$connect`; gets the token from where `tokenTransport` says. */
   readonly authorizerHandler: IFunction;
   /** `$connect` integration, run after the authorizer allowed the connection. */
   readonly connectHandler: IFunction;
@@ -33,6 +39,15 @@ export interface ChatWebSocketApiProps {
   readonly disconnectHandler: IFunction;
   /** Integration of every client action (`CLIENT_ACTIONS`, e.g. `sendmessage`) and of `$default`. */
   readonly messageHandler: IFunction;
+
+  /**
+   * Where clients put the token at connect, which is the authorizer's identity source (`TOKEN_IDENTITY_SOURCES`): the
+   * `token` query parameter, or the `Sec-WebSocket-Protocol` header. A request without it is refused with 401 before
+   * the authorizer runs.
+   *
+   * @default TokenTransport.Query
+   */
+  readonly tokenTransport?: TokenTransport;
 
   /**
    * Stage name; it is also the last path segment of the URLs.
@@ -103,7 +118,7 @@ export class ChatWebSocketApi extends Construct {
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     });
     const authorizer = new WebSocketLambdaAuthorizer("TokenAuthorizer", props.authorizerHandler, {
-      identitySource: [TOKEN_IDENTITY_SOURCE],
+      identitySource: [TOKEN_IDENTITY_SOURCES[props.tokenTransport ?? TokenTransport.Query]],
     });
     // Client actions come from the protocol, so a new action gets its route without touching the stack. They and
     // $default share one integration: the message handler reads the action itself.

@@ -48,6 +48,11 @@ export class ConnectionsTable extends Construct {
     return this.table.grants.actions(grantee, "dynamodb:DeleteItem");
   }
 
+  /** Lets `grantee` update a connection: extend its session (`refresh`), store its rate-limit bucket. */
+  grantUpdateConnection(grantee: IGrantable): Grant {
+    return this.table.grants.actions(grantee, "dynamodb:UpdateItem");
+  }
+
   /** Lets `grantee` read one connection and page through all of them. */
   grantReadConnections(grantee: IGrantable): Grant {
     return this.table.grants.actions(grantee, "dynamodb:GetItem", "dynamodb:Scan");

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { ConfigurationError } from "../../core/errors.js";
+import { Limits } from "../../core/protocol.js";
 import { resolveChatConfig } from "../../lib/chat-config.js";
-import { ISSUER, JWKS_URI, VALID_CONTEXT } from "./support.js";
+import { API_KEY_PARAMETER, CONNECTION_URI, ISSUER, JWKS_URI, SUPERTOKENS_CONTEXT, VALID_CONTEXT } from "./support.js";
 
-const EXAMPLE = "-c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
+const EXTERNAL_EXAMPLE = "-c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
+const DEPLOY_EXAMPLE = "-c supertokensConnectionUri=https://try.supertokens.com";
 
 const resolve = (context: Record<string, unknown>) => resolveChatConfig((key) => context[key]);
 
-/** The error `resolve` throws, checked to name `setting` and show the example. */
-function configError(context: Record<string, unknown>, setting: string): ConfigurationError {
+/** The error `resolve` throws, checked to name `setting` and show an example. */
+function configError(context: Record<string, unknown>, setting: string, example = EXTERNAL_EXAMPLE) {
   let caught: unknown;
   try {
     resolve(context);
@@ -19,48 +21,86 @@ function configError(context: Record<string, unknown>, setting: string): Configu
   const error = caught as ConfigurationError;
   expect(error.setting).toBe(setting);
   expect(error.message).toMatch(new RegExp(`^${setting} `));
-  expect(error.message).toContain(EXAMPLE);
+  expect(error.message).toContain(`(for example: cdk deploy ${example}`);
   return error;
 }
 
-describe("resolveChatConfig", () => {
-  it("accepts an existing SuperTokens backend's JWKS URL and issuer", () => {
+describe("resolveChatConfig: where tokens come from", () => {
+  it("deploys the SuperTokens backend for a core URL, with the API key's parameter name when given", () => {
+    expect(resolve(SUPERTOKENS_CONTEXT).auth).toEqual({ kind: "supertokens", connectionUri: CONNECTION_URI });
+    expect(resolve({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER }).auth).toEqual({
+      kind: "supertokens",
+      connectionUri: CONNECTION_URI,
+      apiKeyParameter: API_KEY_PARAMETER,
+    });
+    const several = "https://core-1.example.com;https://core-2.example.com";
+    expect(resolve({ supertokensConnectionUri: several }).auth).toMatchObject({ connectionUri: several });
+  });
+
+  it("accepts an existing SuperTokens backend's JWKS URL and issuer, with every other setting at its default", () => {
     expect(resolve(VALID_CONTEXT)).toEqual({
       auth: { kind: "external", jwksUri: JWKS_URI, issuer: ISSUER },
+      appName: "Chat",
+      tokenTransport: "query",
+      rateLimit: { burst: Limits.defaultMessageBurst, perSecond: Limits.defaultMessagesPerSecond },
+      fanoutBatchSize: 1000,
       stageName: undefined,
       apiGatewayCloudWatchRole: true,
       warnings: [],
     });
   });
 
-  it("reads the optional settings, trimming strings and taking -c booleans as strings", () => {
-    const config = resolve({ ...VALID_CONTEXT, stageName: " beta ", apiGatewayCloudWatchRole: "false" });
-    expect(config.stageName).toBe("beta");
-    expect(config.apiGatewayCloudWatchRole).toBe(false);
-    expect(resolve({ ...VALID_CONTEXT, apiGatewayCloudWatchRole: false }).apiGatewayCloudWatchRole).toBe(false);
+  it("explains both modes when neither is set", () => {
+    for (const context of [{}, { supertokensConnectionUri: " " }]) {
+      const { message } = configError(context, "supertokensConnectionUri", DEPLOY_EXAMPLE);
+      expect(message).toMatch(/^supertokensConnectionUri or jwksUri and issuer must be set/);
+      expect(message).toContain("deploys the SuperTokens backend");
+      expect(message).toContain("-c jwksUri=<...>/auth/jwt/jwks.json -c issuer=<...>/auth uses your existing");
+    }
   });
 
-  it("names a missing jwksUri, and treats blank as missing", () => {
-    expect(configError({ issuer: ISSUER }, "jwksUri").message).toContain("is not set");
+  it("refuses both modes at once", () => {
+    const { message } = configError(
+      { ...SUPERTOKENS_CONTEXT, issuer: ISSUER },
+      "supertokensConnectionUri",
+      DEPLOY_EXAMPLE,
+    );
+    expect(message).toContain("cannot be combined with issuer; choose one");
+  });
+
+  it("refuses an API key parameter without a core, and one that is not a parameter name", () => {
+    configError(
+      { ...VALID_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER },
+      "supertokensApiKeyParameter",
+      DEPLOY_EXAMPLE,
+    );
+    const bad = { ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: "my key" };
+    expect(configError(bad, "supertokensApiKeyParameter", DEPLOY_EXAMPLE).message).toContain("SSM parameter");
+  });
+
+  it("refuses a core URL that is not https", () => {
+    const message = configError(
+      { supertokensConnectionUri: "http://core.example.com" },
+      "supertokensConnectionUri",
+      DEPLOY_EXAMPLE,
+    ).message;
+    expect(message).toContain("must be an https:// URL");
+    configError({ supertokensConnectionUri: `${CONNECTION_URI};core` }, "supertokensConnectionUri", DEPLOY_EXAMPLE);
+  });
+
+  it("names the missing half of jwksUri and issuer", () => {
+    expect(configError({ issuer: ISSUER }, "jwksUri").message).toContain("is not set (jwksUri and issuer go together)");
     configError({ jwksUri: "  ", issuer: ISSUER }, "jwksUri");
-    configError({}, "jwksUri");
-  });
-
-  it("names a missing issuer", () => {
     configError({ jwksUri: JWKS_URI }, "issuer");
   });
 
-  it("refuses a value that is not a URL", () => {
+  it("refuses a JWKS or issuer that is not an https URL", () => {
     expect(configError({ ...VALID_CONTEXT, jwksUri: "api.example.com/jwks" }, "jwksUri").message).toContain(
       "is not a URL",
     );
-  });
-
-  it("refuses http:// (the verifier fetches keys over https only)", () => {
     expect(configError({ ...VALID_CONTEXT, issuer: "http://api.example.com/auth" }, "issuer").message).toContain(
       "must be an https:// URL",
     );
-    configError({ ...VALID_CONTEXT, jwksUri: "http://api.example.com/auth/jwt/jwks.json" }, "jwksUri");
   });
 
   it("refuses an issuer that cannot equal SuperTokens' iss claim, and says what it should be", () => {
@@ -69,15 +109,72 @@ describe("resolveChatConfig", () => {
     }
   });
 
+  it("warns, without failing, when the JWKS is not where SuperTokens serves it", () => {
+    const config = resolve({ ...VALID_CONTEXT, jwksUri: "https://keys.example.com/jwks.json" });
+    expect(config.warnings).toEqual([`jwksUri is not ${ISSUER}/jwt/jwks.json, where SuperTokens serves its keys`]);
+  });
+});
+
+describe("resolveChatConfig: other settings", () => {
+  it("reads strings trimmed, and -c numbers and booleans as strings", () => {
+    const config = resolve({
+      ...VALID_CONTEXT,
+      stageName: " beta ",
+      appName: "Team chat",
+      apiGatewayCloudWatchRole: "false",
+      tokenTransport: "subprotocol",
+      messageBurst: "20",
+      messagesPerSecond: "0.5",
+      fanoutBatchSize: "250",
+    });
+    expect(config).toMatchObject({
+      stageName: "beta",
+      appName: "Team chat",
+      apiGatewayCloudWatchRole: false,
+      tokenTransport: "subprotocol",
+      rateLimit: { burst: 20, perSecond: 0.5 },
+      fanoutBatchSize: 250,
+    });
+    expect(resolve({ ...VALID_CONTEXT, messageBurst: 5, apiGatewayCloudWatchRole: false })).toMatchObject({
+      rateLimit: { burst: 5 },
+      apiGatewayCloudWatchRole: false,
+    });
+  });
+
+  it("refuses a token transport it does not know, listing the ones it does", () => {
+    const { message } = configError(
+      { ...VALID_CONTEXT, tokenTransport: "header" },
+      "tokenTransport",
+      "-c tokenTransport=subprotocol",
+    );
+    expect(message).toContain('must be query or subprotocol, got "header"');
+  });
+
+  it("refuses rate limits that are not positive, and a burst that is not whole", () => {
+    for (const messagesPerSecond of ["0", "-1", "fast", true]) {
+      configError({ ...VALID_CONTEXT, messagesPerSecond }, "messagesPerSecond", "-c messagesPerSecond=2");
+    }
+    for (const messageBurst of ["0", "2.5", "many"]) {
+      configError({ ...VALID_CONTEXT, messageBurst }, "messageBurst", "-c messageBurst=10");
+    }
+  });
+
+  it("refuses a fan-out batch size outside 1 to 3000 (one SQS message per batch)", () => {
+    for (const fanoutBatchSize of ["0", "3001", "1.5"]) {
+      const { message } = configError(
+        { ...VALID_CONTEXT, fanoutBatchSize },
+        "fanoutBatchSize",
+        "-c fanoutBatchSize=1000",
+      );
+      expect(message).toContain("a whole number from 1 to 3000");
+    }
+    expect(resolve({ ...VALID_CONTEXT, fanoutBatchSize: 3000 }).fanoutBatchSize).toBe(3000);
+  });
+
   it("refuses settings of the wrong type", () => {
     configError({ ...VALID_CONTEXT, jwksUri: 42 }, "jwksUri");
     expect(() => resolve({ ...VALID_CONTEXT, apiGatewayCloudWatchRole: "no" })).toThrow(
       /^apiGatewayCloudWatchRole must be true or false/,
     );
-  });
-
-  it("warns, without failing, when the JWKS is not where SuperTokens serves it", () => {
-    const config = resolve({ ...VALID_CONTEXT, jwksUri: "https://keys.example.com/jwks.json" });
-    expect(config.warnings).toEqual([`jwksUri is not ${ISSUER}/jwt/jwks.json, where SuperTokens serves its keys`]);
   });
 });

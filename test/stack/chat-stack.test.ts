@@ -1,30 +1,39 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { App } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import type { BucketDeployment } from "aws-cdk-lib/aws-s3-deployment";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConnectionTable } from "../../core/connection-table.js";
 import { EnvVar } from "../../core/env.js";
-import { CLIENT_ACTIONS, ROUTE_SELECTION_EXPRESSION, RouteKey, TOKEN_IDENTITY_SOURCE } from "../../core/protocol.js";
+import { CLIENT_ACTIONS, ROUTE_SELECTION_EXPRESSION, RouteKey, TOKEN_IDENTITY_SOURCES } from "../../core/protocol.js";
+import { SuperTokensEnvVar } from "../../core/supertokens-backend.js";
+import type { ChatFunction } from "../../lib/chat-function.js";
 import type { ChatStack } from "../../lib/chat-stack.js";
-import { chatStack, ISSUER, JWKS_URI, logicalId, VALID_CONTEXT } from "./support.js";
+import {
+  API_KEY_PARAMETER,
+  actionsOf,
+  CONNECTION_URI,
+  chatStack,
+  envOf,
+  findCycle,
+  ISSUER,
+  JWKS_URI,
+  logicalId,
+  type Resource,
+  type Statement,
+  SUPERTOKENS_CONTEXT,
+  statementsOf,
+  VALID_CONTEXT,
+} from "./support.js";
 
-type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[]; DeletionPolicy?: string };
-interface Statement {
-  Action: string | string[];
-  Resource: unknown;
-  Effect: string;
-}
+type HandlerName = "authorizer" | "connect" | "disconnect" | "message" | "worker" | "auth";
+type Ids = Record<HandlerName, { fn: string; role: string }>;
 
-const actionsOf = (statement: Statement) => [statement.Action].flat();
-
-/** Every statement of the inline policies attached to `roleId`. */
-function statementsOf(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(`"${roleId}"`))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-}
+/** Managed policy ids, as CloudFront publishes them. */
+const CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+const ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
 /** Logical id of the function behind the route with `routeKey`. */
 function functionOfRoute(template: Template, routeKey: string): string {
@@ -36,19 +45,50 @@ function functionOfRoute(template: Template, routeKey: string): string {
   return JSON.stringify(integration.Properties.IntegrationUri).match(/"Fn::GetAtt":\["(\w+)","Arn"\]/)?.[1] ?? "";
 }
 
-// One synthesized stack, bundled by the real esbuild, shared by every test that only reads it.
-let stack: ChatStack;
-let template: Template;
-let ids: Record<"authorizer" | "connect" | "disconnect" | "message", { fn: string; role: string }>;
-beforeAll(() => {
-  stack = chatStack(VALID_CONTEXT, { bundle: true });
-  template = Template.fromStack(stack);
-  const handlerIds = Object.entries(stack.handlers).map(([name, h]) => [
-    name,
-    { fn: logicalId(h.function), role: logicalId(h.role) },
-  ]);
-  ids = Object.fromEntries(handlerIds);
+function handlerIds(stack: ChatStack): Ids {
+  const handlers: [string, ChatFunction | undefined][] = [
+    ...Object.entries(stack.handlers),
+    ["worker", stack.fanout.worker],
+    ["auth", stack.authApi?.handler],
+  ];
+  return Object.fromEntries(
+    handlers.flatMap(([name, h]) => (h ? [[name, { fn: logicalId(h.function), role: logicalId(h.role) }]] : [])),
+  ) as Ids;
+}
+
+/** `https://<the site's distribution domain><path>`, as the template writes it. */
+const siteUrl = (stack: ChatStack, path = "") => ({
+  "Fn::Join": [
+    "",
+    ["https://", { "Fn::GetAtt": [logicalId(stack.site.distribution), "DomainName"] }, ...(path ? [path] : [])],
+  ],
 });
+
+/** Logical id of a `BucketDeployment`'s custom resource. */
+const deploymentId = (deployment: BucketDeployment) => logicalId(deployment.node.findChild("CustomResource"));
+
+// Two synthesized stacks shared by every test that only reads them: mode (a), the SuperTokens backend in the stack,
+// bundled by the real esbuild with the real page build; and mode (b), an existing backend, with every other
+// setting changed from its default.
+let full: ChatStack;
+let template: Template;
+let ids: Ids;
+let external: ChatStack;
+let externalTemplate: Template;
+beforeAll(() => {
+  full = chatStack({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER }, { bundle: true });
+  template = Template.fromStack(full);
+  ids = handlerIds(full);
+  external = chatStack({
+    ...VALID_CONTEXT,
+    tokenTransport: "subprotocol",
+    messageBurst: "20",
+    messagesPerSecond: "0.5",
+    fanoutBatchSize: "250",
+    appName: "Team chat",
+  });
+  externalTemplate = Template.fromStack(external);
+}, 240_000);
 
 describe("ChatStack: WebSocket API", () => {
   it("selects routes with the protocol's expression", () => {
@@ -58,29 +98,32 @@ describe("ChatStack: WebSocket API", () => {
     });
   });
 
-  it("guards $connect with a REQUEST authorizer reading the token from the query string", () => {
+  it("guards $connect with a REQUEST authorizer reading the token where tokenTransport says", () => {
     const authorizers = template.findResources("AWS::ApiGatewayV2::Authorizer", {
-      Properties: { AuthorizerType: "REQUEST", IdentitySource: [TOKEN_IDENTITY_SOURCE] },
+      Properties: { AuthorizerType: "REQUEST", IdentitySource: ["route.request.querystring.token"] },
     });
     const [authorizerId] = Object.keys(authorizers);
     expect(Object.keys(authorizers)).toHaveLength(1);
     expect(JSON.stringify(authorizers[authorizerId ?? ""]?.Properties.AuthorizerUri)).toContain(
       `"${ids.authorizer.fn}"`,
     );
-    expect(TOKEN_IDENTITY_SOURCE).toBe("route.request.querystring.token");
     template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
       RouteKey: RouteKey.Connect,
       AuthorizationType: "CUSTOM",
       AuthorizerId: { Ref: authorizerId },
     });
+    externalTemplate.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      IdentitySource: [TOKEN_IDENTITY_SOURCES.subprotocol],
+    });
+    expect(TOKEN_IDENTITY_SOURCES.subprotocol).toBe("route.request.header.Sec-WebSocket-Protocol");
   });
 
   it("has $connect, $disconnect, $default and a route per client action, each on its handler", () => {
-    const routeKeys = Object.values(template.findResources("AWS::ApiGatewayV2::Route")).map(
-      (route) => route.Properties.RouteKey,
-    );
+    const routeKeys = Object.values(template.findResources("AWS::ApiGatewayV2::Route"))
+      .map((route) => route.Properties.RouteKey)
+      .filter((key) => !key.includes("/auth/"));
     expect(routeKeys.sort()).toEqual(Object.values(RouteKey).sort());
-    expect(CLIENT_ACTIONS).toContain(RouteKey.SendMessage);
+    expect(CLIENT_ACTIONS).toEqual([RouteKey.SendMessage, RouteKey.Refresh]);
     expect(functionOfRoute(template, RouteKey.Connect)).toBe(ids.connect.fn);
     expect(functionOfRoute(template, RouteKey.Disconnect)).toBe(ids.disconnect.fn);
     for (const key of [RouteKey.Default, ...CLIENT_ACTIONS]) {
@@ -92,23 +135,21 @@ describe("ChatStack: WebSocket API", () => {
   });
 
   it("deploys one throttled, auto-deployed stage named prod, with JSON access logs", () => {
-    template.resourceCountIs("AWS::ApiGatewayV2::Stage", 1);
     template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       StageName: "prod",
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
       AccessLogSettings: {
-        DestinationArn: { "Fn::GetAtt": [logicalId(stack.webSocket.accessLogGroup), "Arn"] },
+        DestinationArn: { "Fn::GetAtt": [logicalId(full.webSocket.accessLogGroup), "Arn"] },
         Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
       },
     });
-    template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
   });
 
   it("sets the Region's API Gateway logging role before the stage needs it, and keeps the role", () => {
     const [accountId] = Object.keys(template.findResources("AWS::ApiGateway::Account"));
-    const [stage] = Object.values(template.findResources("AWS::ApiGatewayV2::Stage"));
-    expect(stage?.DependsOn).toContain(accountId);
+    const stage = template.toJSON().Resources[logicalId(full.webSocket.stage)] as Resource;
+    expect(stage.DependsOn).toContain(accountId);
     template.hasResource("AWS::IAM::Role", {
       DeletionPolicy: "Retain",
       Properties: {
@@ -140,51 +181,89 @@ describe("ChatStack: connections table", () => {
 
 describe("ChatStack: handlers", () => {
   it("run on Node.js 22 or 24, arm64, each with its own log group", () => {
-    const functions = Object.values(template.findResources("AWS::Lambda::Function")) as Resource[];
-    expect(functions).toHaveLength(4);
-    for (const fn of functions) {
-      expect(fn.Properties.Runtime).toMatch(/^nodejs2[24]\.x$/);
-      expect(fn.Properties.Architectures).toEqual(["arm64"]);
-      expect(fn.Properties.Handler).toBe("index.handler");
-      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.any(String) } });
+    for (const { fn } of Object.values(ids)) {
+      const { Properties } = template.toJSON().Resources[fn] as Resource;
+      expect(Properties.Runtime).toMatch(/^nodejs2[24]\.x$/);
+      expect(Properties.Architectures).toEqual(["arm64"]);
+      expect(Properties.Handler).toBe("index.handler");
+      expect(Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.any(String) } });
     }
+    expect(Object.keys(ids)).toHaveLength(6);
   });
 
-  it("are bundled by esbuild as ESM with a require shim and a source map without the sources", () => {
-    const { directory } = (stack.node.root as App).synth();
+  it("are bundled by esbuild as ESM with a require shim, a source map without the sources, and only what they use", () => {
+    const { directory } = (full.node.root as App).synth();
+    const sources: Record<string, string[]> = {};
     for (const [name, { fn }] of Object.entries(ids)) {
       const key = template.toJSON().Resources[fn].Properties.Code.S3Key as string;
       const asset = join(directory, `asset.${key.replace(/\.zip$/, "")}`);
       expect(readFileSync(join(asset, "index.mjs"), "utf8")).toMatch(/^import \{ createRequire as /);
       const map = JSON.parse(readFileSync(join(asset, "index.mjs.map"), "utf8"));
-      expect(map.sources).toContainEqual(expect.stringMatching(new RegExp(`lambdas/${name}\\.ts$`)));
+      const entry = { worker: "fanout-worker", auth: "auth-api" }[name] ?? name;
+      expect(map.sources).toContainEqual(expect.stringMatching(new RegExp(`lambdas/${entry}\\.ts$`)));
       expect(map.sourcesContent).toBeUndefined();
+      sources[name] = map.sources;
+    }
+    // The SDK comes with the Lambda runtime; supertokens-node only where it serves sign-in.
+    const uses = (name: string, pkg: string) => sources[name]?.some((file) => file.includes(`node_modules/${pkg}/`));
+    expect(uses("auth", "supertokens-node")).toBe(true);
+    for (const name of Object.keys(ids)) {
+      expect(uses(name, "@aws-sdk")).toBe(false);
+      if (name !== "auth") expect(uses(name, "supertokens-node")).toBe(false);
     }
   });
 
-  it("get the environment each handler reads, and no more", () => {
-    const env = (id: string) => template.toJSON().Resources[id].Properties.Environment.Variables;
+  it("give the authorizer and the message handler the token settings, and each handler what it reads", () => {
     const common = { [EnvVar.LogLevel]: "info", NODE_OPTIONS: "--enable-source-maps" };
-    const table = { [EnvVar.TableName]: { Ref: logicalId(stack.connections.table) } };
-    expect(env(ids.authorizer.fn)).toEqual({ ...common, [EnvVar.JwksUri]: JWKS_URI, [EnvVar.Issuer]: ISSUER });
-    expect(env(ids.connect.fn)).toEqual({ ...common, ...table });
-    expect(env(ids.disconnect.fn)).toEqual({ ...common, ...table });
-    expect(env(ids.message.fn)).toEqual({ ...common, ...table, [EnvVar.CallbackUrl]: expect.anything() });
-    expect(JSON.stringify(env(ids.message.fn)[EnvVar.CallbackUrl])).toMatch(/"https:\/\/".*execute-api.*"\/prod"/);
+    const table = { [EnvVar.TableName]: { Ref: logicalId(full.connections.table) } };
+    const callback = { [EnvVar.CallbackUrl]: expect.objectContaining({ "Fn::Join": expect.anything() }) };
+    const tokens = {
+      [EnvVar.JwksUri]: siteUrl(full, "/auth/jwt/jwks.json"),
+      [EnvVar.Issuer]: siteUrl(full, "/auth"),
+    };
+    expect(envOf(template, ids.authorizer.fn)).toEqual({ ...common, ...tokens });
+    expect(envOf(template, ids.connect.fn)).toEqual({ ...common, ...table });
+    expect(envOf(template, ids.disconnect.fn)).toEqual({ ...common, ...table });
+    expect(envOf(template, ids.worker.fn)).toEqual({ ...common, ...table, ...callback });
+    expect(envOf(template, ids.message.fn)).toEqual({
+      ...common,
+      ...table,
+      ...tokens,
+      ...callback,
+      [EnvVar.MessageBurst]: "10",
+      [EnvVar.MessagesPerSecond]: "2",
+      [EnvVar.FanoutBatchSize]: "1000",
+      [EnvVar.FanoutQueueUrl]: { Ref: logicalId(full.fanout.queue) },
+    });
+    expect(JSON.stringify(envOf(template, ids.message.fn)[EnvVar.CallbackUrl])).toMatch(
+      /"https:\/\/".*execute-api.*"\/prod"/,
+    );
+  });
+
+  it("take the rate limit and the fan-out batch size from the settings", () => {
+    const env = envOf(externalTemplate, logicalId(external.handlers.message.function));
+    expect(env).toMatchObject({
+      [EnvVar.MessageBurst]: "20",
+      [EnvVar.MessagesPerSecond]: "0.5",
+      [EnvVar.FanoutBatchSize]: "250",
+    });
   });
 
   it("give the route handlers time up to the 29 s integration limit, the authorizer little", () => {
     const timeout = (id: string) => template.toJSON().Resources[id].Properties.Timeout;
     expect(timeout(ids.authorizer.fn)).toBe(5);
     expect(timeout(ids.message.fn)).toBe(29);
-    for (const { fn } of Object.values(ids)) expect(timeout(fn)).toBeLessThanOrEqual(29);
+    for (const name of ["authorizer", "connect", "disconnect", "message"] as const) {
+      expect(timeout(ids[name].fn)).toBeLessThanOrEqual(29);
+    }
   });
 });
 
 describe("ChatStack: IAM", () => {
+  const logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
+  const actions = (roleId: string) => statementsOf(template, roleId).flatMap(actionsOf).sort();
+
   it("grants each handler exactly the actions it needs: the authorizer no DynamoDB at all", () => {
-    const actions = (roleId: string) => statementsOf(template, roleId).flatMap(actionsOf).sort();
-    const logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
     expect(actions(ids.authorizer.role)).toEqual(logs);
     expect(actions(ids.connect.role)).toEqual(["dynamodb:PutItem", ...logs]);
     expect(actions(ids.disconnect.role)).toEqual(["dynamodb:DeleteItem", ...logs]);
@@ -192,36 +271,55 @@ describe("ChatStack: IAM", () => {
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:Scan",
+      "dynamodb:UpdateItem",
       "execute-api:ManageConnections",
       ...logs,
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
     ]);
+    expect(actions(ids.worker.role)).toEqual([
+      "dynamodb:DeleteItem",
+      "execute-api:ManageConnections",
+      ...logs,
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+    ]);
+    expect(actions(ids.auth.role)).toEqual([...logs, "ssm:GetParameters"]);
   });
 
-  it("scopes DynamoDB to the table and logs to the handler's own log group", () => {
-    const tableArn = { "Fn::GetAtt": [logicalId(stack.connections.table), "Arn"] };
+  it("scopes DynamoDB to the table, SQS to the fan-out queue, logs to the handler's own log group", () => {
+    const tableArn = { "Fn::GetAtt": [logicalId(full.connections.table), "Arn"] };
+    const queueArn = { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] };
+    const logGroups: Record<string, unknown> = Object.fromEntries(
+      [...Object.entries(full.handlers), ["worker", full.fanout.worker], ["auth", full.authApi?.handler]].map(
+        ([name, h]) => [name, { "Fn::GetAtt": [logicalId((h as ChatFunction).logGroup), "Arn"] }],
+      ),
+    );
     for (const [name, { role }] of Object.entries(ids)) {
       for (const statement of statementsOf(template, role)) {
         const resources = [statement.Resource].flat();
-        if (actionsOf(statement).some((action) => action.startsWith("dynamodb:"))) {
-          expect(resources).toEqual([tableArn]);
-        }
-        if (actionsOf(statement).some((action) => action.startsWith("logs:"))) {
-          const logGroup = stack.handlers[name as keyof typeof ids].logGroup;
-          expect(resources).toEqual([{ "Fn::GetAtt": [logicalId(logGroup), "Arn"] }]);
-        }
+        const service = actionsOf(statement)[0]?.split(":")[0];
+        if (service === "dynamodb") expect(resources).toEqual([tableArn]);
+        if (service === "sqs") expect(resources).toEqual([queueArn]);
+        if (service === "logs") expect(resources).toEqual([logGroups[name]]);
       }
     }
   });
 
-  it("allows ManageConnections on this API's prod stage @connections only", () => {
-    const statements = Object.values(ids).flatMap(({ role }) => statementsOf(template, role));
-    const manage = statements.filter((s) => actionsOf(s).some((action) => action.startsWith("execute-api:")));
-    expect(manage).toHaveLength(1);
-    const [statement] = manage as [Statement];
-    expect(actionsOf(statement)).toEqual(["execute-api:ManageConnections"]);
-    const [, parts] = (statement.Resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
-    expect(parts).toContainEqual({ Ref: logicalId(stack.webSocket.api) });
-    expect(parts.at(-1)).toBe("/prod/*/@connections/*");
+  it("allows ManageConnections on this API's prod stage @connections only, to the senders", () => {
+    for (const { role } of [ids.message, ids.worker]) {
+      const manage = statementsOf(template, role).filter((s) => actionsOf(s)[0]?.startsWith("execute-api:"));
+      expect(manage).toHaveLength(1);
+      const [statement] = manage as [Statement];
+      expect(actionsOf(statement)).toEqual(["execute-api:ManageConnections"]);
+      const [, parts] = (statement.Resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
+      expect(parts).toContainEqual({ Ref: logicalId(full.webSocket.api) });
+      expect(parts.at(-1)).toBe("/prod/*/@connections/*");
+    }
   });
 
   it("has no '*' resource anywhere, and no managed policy on a handler role", () => {
@@ -238,21 +336,279 @@ describe("ChatStack: IAM", () => {
   });
 });
 
-describe("ChatStack: outputs and checks", () => {
-  it("outputs the wss:// URL, the callback URL and the table name", () => {
-    template.hasOutput("WebSocketUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["wss://", "/prod"])] } });
-    template.hasOutput("CallbackUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["https://", "/prod"])] } });
-    template.hasOutput("ConnectionsTableName", { Value: { Ref: logicalId(stack.connections.table) } });
+describe("ChatStack: SuperTokens backend (mode a)", () => {
+  it("serves supertokens-node behind an HTTP API at /auth/{proxy+}, any method, on the $default stage", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "ANY /auth/{proxy+}" });
+    expect(functionOfRoute(template, "ANY /auth/{proxy+}")).toBe(ids.auth.fn);
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 50 },
+      AccessLogSettings: Match.objectLike({ Format: Match.stringLikeRegexp('"path":"\\$context.path"') }),
+    });
   });
 
-  it("passes cdk-nag's AwsSolutions pack with no unacknowledged error or warning", () => {
-    const report = new AwsSolutionsChecks().validateScope(stack);
-    expect(report.violations.map((v) => `${v.severity} ${v.ruleName}`)).toEqual([]);
+  it("gives the function where to read its settings, never a secret", () => {
+    const api = full.authApi;
+    expect(api).toBeDefined();
+    expect(envOf(template, ids.auth.fn)).toEqual({
+      [EnvVar.LogLevel]: "info",
+      NODE_OPTIONS: "--enable-source-maps",
+      [SuperTokensEnvVar.ConnectionUri]: CONNECTION_URI,
+      [SuperTokensEnvVar.AppName]: "Chat",
+      [SuperTokensEnvVar.ApiKeyParameter]: API_KEY_PARAMETER,
+      [SuperTokensEnvVar.SiteOriginParameter]: "/Chat/site-origin",
+    });
+    // Only the parameter's name is in the template: no value, no reference to one.
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/SecureString|secretsmanager|apiKey/i);
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: ids.auth.role }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: "ssm:GetParameters",
+            Effect: "Allow",
+            Resource: ["/Chat/site-origin", API_KEY_PARAMETER].map((name) => ({
+              "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp(`:parameter${name.replace(/\//g, "\\/")}$`)])],
+            })),
+          },
+        ]),
+      },
+    });
+  });
+
+  it("writes the site origin to the parameter the function reads, after the distribution exists", () => {
+    template.hasResourceProperties("AWS::SSM::Parameter", {
+      Name: "/Chat/site-origin",
+      Type: "String",
+      Value: siteUrl(full),
+    });
+  });
+
+  it("has no dependency cycle: the function needs neither the distribution nor the parameter", () => {
+    expect(findCycle(template)).toBeUndefined();
+    expect(findCycle(externalTemplate)).toBeUndefined();
+  });
+
+  it("is not deployed in mode (b), whose tokens follow the context instead", () => {
+    externalTemplate.resourceCountIs("AWS::ApiGatewayV2::Api", 1);
+    externalTemplate.resourceCountIs("AWS::SSM::Parameter", 0);
+    expect(external.authApi).toBeUndefined();
+    for (const fn of [external.handlers.authorizer, external.handlers.message]) {
+      expect(envOf(externalTemplate, logicalId(fn.function))).toMatchObject({
+        [EnvVar.JwksUri]: JWKS_URI,
+        [EnvVar.Issuer]: ISSUER,
+      });
+    }
+  });
+});
+
+describe("ChatStack: web hosting", () => {
+  const siteBucket = () => logicalId(full.site.bucket);
+
+  it("keeps the page's bucket private: public access blocked, no website hosting, encrypted, access logged", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(full.site.logBucket) }, LogFilePrefix: "s3/" },
+    });
+    for (const bucket of Object.values(template.findResources("AWS::S3::Bucket"))) {
+      expect(bucket.Properties.WebsiteConfiguration).toBeUndefined();
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+    }
+  });
+
+  it("lets only this distribution read the bucket (origin access control), and only over TLS", () => {
+    const [policy] = Object.values(
+      template.findResources("AWS::S3::BucketPolicy", { Properties: { Bucket: { Ref: siteBucket() } } }),
+    );
+    const statements = policy?.Properties.PolicyDocument.Statement as Statement[];
+    const allows = statements.filter((s) => s.Effect === "Allow");
+    expect(allows).toEqual([
+      expect.objectContaining({
+        Action: "s3:GetObject",
+        Principal: { Service: "cloudfront.amazonaws.com" },
+        Condition: {
+          StringEquals: {
+            "AWS:SourceArn": {
+              "Fn::Join": ["", expect.arrayContaining([{ Ref: logicalId(full.site.distribution) }])],
+            },
+          },
+        },
+      }),
+    ]);
+    expect(statements.filter((s) => s.Effect === "Deny")).toEqual([
+      expect.objectContaining({ Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+    ]);
+    template.hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: {
+        Origins: Match.arrayWith([
+          Match.objectLike({
+            DomainName: { "Fn::GetAtt": [siteBucket(), "RegionalDomainName"] },
+            OriginAccessControlId: Match.anyValue(),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("serves the page over HTTPS only, index.html at the root, with security headers and access logs", () => {
+    template.hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: {
+        DefaultRootObject: "index.html",
+        DefaultCacheBehavior: {
+          ViewerProtocolPolicy: "redirect-to-https",
+          ResponseHeadersPolicyId: "67f7725c-6f97-4210-82d7-5512b31e9d03",
+        },
+        Logging: { Bucket: { "Fn::GetAtt": [logicalId(full.site.logBucket), "RegionalDomainName"] } },
+      },
+    });
+  });
+
+  it("routes /auth/* to the HTTP API, uncached, every method, every viewer header but Host", () => {
+    const config = template.toJSON().Resources[logicalId(full.site.distribution)].Properties.DistributionConfig;
+    const behavior = config.CacheBehaviors.find((b: { PathPattern: string }) => b.PathPattern === "/auth/*");
+    expect(behavior).toMatchObject({
+      CachePolicyId: CACHING_DISABLED,
+      OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
+      ViewerProtocolPolicy: "https-only",
+    });
+    expect(behavior.AllowedMethods.sort()).toEqual(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]);
+    const origin = config.Origins.find((o: { Id: string }) => o.Id === behavior.TargetOriginId);
+    expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: "https-only", OriginSSLProtocols: ["TLSv1.2"] });
+    const [api, domain] = origin.DomainName["Fn::Join"][1];
+    expect([api, domain]).toEqual([{ Ref: logicalId(full.authApi?.httpApi ?? full) }, ".execute-api."]);
+    // The JWKS, matched first, is cached as long as the backend's Cache-Control says.
+    expect(config.CacheBehaviors.map((b: { PathPattern: string }) => b.PathPattern)).toEqual([
+      "/auth/jwt/jwks.json",
+      "/auth/*",
+    ]);
+    template.hasResourceProperties("AWS::CloudFront::CachePolicy", {
+      CachePolicyConfig: Match.objectLike({ DefaultTTL: 0, MinTTL: 0, MaxTTL: 3600 }),
+    });
+  });
+
+  it("has no /auth behavior in mode (b): the page signs in at the existing backend", () => {
+    externalTemplate.hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: { CacheBehaviors: Match.absent() },
+    });
+  });
+
+  it("deploys hashed files cached for a year, then index.html and config.json uncached, without pruning them", () => {
+    const deployments = template.findResources("Custom::CDKBucketDeployment");
+    const assets = deployments[deploymentId(full.site.assets)];
+    const [pageId, page] = Object.entries(deployments).find(([id]) => id !== deploymentId(full.site.assets)) ?? [];
+    expect(Object.keys(deployments)).toHaveLength(2);
+    expect(assets?.Properties).toMatchObject({
+      DestinationBucketName: { Ref: siteBucket() },
+      Prune: true,
+      Exclude: ["index.html", "config.json"],
+      SystemMetadata: { "cache-control": "public, max-age=31536000, immutable" },
+    });
+    expect(page?.Properties).toMatchObject({
+      DestinationBucketName: { Ref: siteBucket() },
+      Prune: false,
+      Exclude: ["*"],
+      Include: ["index.html", "config.json"],
+      SystemMetadata: { "cache-control": "no-cache" },
+    });
+    expect(page?.Properties.SourceObjectKeys).toHaveLength(2);
+    expect(page?.DependsOn).toContain(deploymentId(full.site.assets));
+    expect(pageId).toBeDefined();
+  });
+
+  it("writes config.json with the WebSocket URL, the token transport and the same-origin SuperTokens backend", () => {
+    expect(deployedConfig(full, template)).toEqual({
+      webSocketUrl: "wss://<WebSocketApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>/prod",
+      tokenTransport: "query",
+      auth: { mode: "supertokens", apiDomain: "https://<SiteDistribution.DomainName>", apiBasePath: "/auth" },
+      appName: "Chat",
+    });
+    expect(deployedConfig(external, externalTemplate)).toMatchObject({
+      tokenTransport: "subprotocol",
+      auth: { mode: "supertokens", apiDomain: "https://api.example.com", apiBasePath: "/auth" },
+      appName: "Team chat",
+    });
+  });
+
+  it("builds the page with web/build.ts: index.html and content-hashed assets", () => {
+    const { directory } = (full.node.root as App).synth();
+    const assets = template.toJSON().Resources[deploymentId(full.site.assets)].Properties;
+    const dir = join(directory, `asset.${(assets.SourceObjectKeys[0] as string).replace(/\.zip$/, "")}`);
+    expect(readFileSync(join(dir, "index.html"), "utf8")).toMatch(/src="assets\/main-[A-Z0-9]+\.js"/);
+    expect(readdirSync(join(dir, "assets")).some((file) => /^main-[A-Z0-9]+\.js$/.test(file))).toBe(true);
+  });
+});
+
+describe("ChatStack: fan-out workers", () => {
+  it("queue batches encrypted, TLS only, with a dead-letter queue after 3 receives", () => {
+    const queueId = logicalId(full.fanout.queue);
+    const dlqId = logicalId(full.fanout.deadLetterQueue);
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] }, maxReceiveCount: 3 },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    for (const id of [queueId, dlqId]) {
+      template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: [Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })],
+        },
+      });
+    }
+  });
+
+  it("hide a batch for six times the worker's timeout while a worker sends it", () => {
+    const resources = template.toJSON().Resources;
+    const visibility = resources[logicalId(full.fanout.queue)].Properties.VisibilityTimeout as number;
+    expect(visibility).toBeGreaterThanOrEqual(6 * (resources[ids.worker.fn].Properties.Timeout as number));
+    expect(resources[ids.worker.fn].Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it("feed the worker one batch per invocation, reporting failed batches one by one", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: ids.worker.fn },
+      EventSourceArn: { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] },
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+});
+
+describe("ChatStack: outputs and checks", () => {
+  it("outputs the site URL, the wss:// URL, the callback URL, the table and the dead-letter queue", () => {
+    template.hasOutput("SiteUrl", { Value: siteUrl(full, "/") });
+    template.hasOutput("WebSocketUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["wss://", "/prod"])] } });
+    template.hasOutput("CallbackUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["https://", "/prod"])] } });
+    template.hasOutput("ConnectionsTableName", { Value: { Ref: logicalId(full.connections.table) } });
+    template.hasOutput("FanoutDeadLetterQueueUrl", { Value: { Ref: logicalId(full.fanout.deadLetterQueue) } });
+  });
+
+  it("passes cdk-nag's AwsSolutions pack with no unacknowledged error or warning, in both modes", () => {
+    for (const stack of [full, external]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((v) => `${v.severity} ${v.ruleName}`)).toEqual([]);
+    }
   });
 
   it("reports no synth warnings or errors with valid settings", () => {
-    expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
-    expect(Annotations.fromStack(stack).findError("*", Match.anyValue())).toEqual([]);
+    for (const stack of [full, external]) {
+      expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
+      expect(Annotations.fromStack(stack).findError("*", Match.anyValue())).toEqual([]);
+    }
   });
 });
 
@@ -278,11 +634,13 @@ describe("ChatStack: settings", () => {
   it("leaves the API Gateway account setting alone when apiGatewayCloudWatchRole is false", () => {
     const t = Template.fromStack(chatStack({ ...VALID_CONTEXT, apiGatewayCloudWatchRole: "false" }));
     t.resourceCountIs("AWS::ApiGateway::Account", 0);
-    t.resourceCountIs("AWS::IAM::Role", 4);
+    expect(Object.keys(t.findResources("AWS::IAM::Role", { DeletionPolicy: "Retain" }))).toEqual([]);
   });
 
   it("fails with the setting's name and an example when the context is missing or malformed", () => {
-    expect(() => chatStack({})).toThrow(/^jwksUri is not set.*-c jwksUri=https:\/\/api\.example\.com/);
+    expect(() => chatStack({})).toThrow(
+      /^supertokensConnectionUri or jwksUri and issuer must be set: .*\(for example: cdk deploy -c supertokensConnectionUri=https:\/\/try\.supertokens\.com\)$/,
+    );
     expect(() => chatStack({ ...VALID_CONTEXT, issuer: "http://api.example.com/auth" })).toThrow(/^issuer must be/);
     expect(() => chatStack({ ...VALID_CONTEXT, stageName: "prod/v1" })).toThrow(/^stageName must be/);
   });
@@ -292,3 +650,25 @@ describe("ChatStack: settings", () => {
     Annotations.fromStack(odd).hasWarning("/Chat", Match.stringLikeRegexp("jwksUri is not .*/jwt/jwks.json"));
   });
 });
+
+/**
+ * config.json as the page deployment writes it: the staged JSON with each deploy-time marker replaced by the
+ * placeholder `<LogicalId>` (or `<LogicalId.Attribute>`, `<AWS::Region>`) of what it stands for.
+ */
+function deployedConfig(stack: ChatStack, t: Template): unknown {
+  const { directory } = (stack.node.root as App).synth();
+  const deployments = Object.values(t.findResources("Custom::CDKBucketDeployment"));
+  const page = deployments.find((d) => d.Properties.Include);
+  if (!page) throw new Error("no page deployment");
+  const key = (page.Properties.SourceObjectKeys[1] as string).replace(/\.zip$/, "");
+  const dir = join(directory, `asset.${key}`);
+  const file = statSync(dir).isDirectory() ? join(dir, "config.json") : dir;
+  let text = readFileSync(file, "utf8");
+  const shortId = (id: string) => id.replace(/[0-9A-F]{8}$/, "");
+  for (const [marker, value] of Object.entries(page.Properties.SourceMarkers[1] as Record<string, unknown>)) {
+    const v = value as { Ref?: string; "Fn::GetAtt"?: [string, string] };
+    const name = v.Ref ? shortId(v.Ref) : `${shortId(v["Fn::GetAtt"]?.[0] ?? "")}.${v["Fn::GetAtt"]?.[1]}`;
+    text = text.replaceAll(marker, `<${name}>`);
+  }
+  return JSON.parse(text);
+}

@@ -4,10 +4,15 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Source } from "aws-cdk-lib/aws-s3-deployment";
 import { describe, expect, it } from "vitest";
+import { TOKEN_IDENTITY_SOURCES } from "../../core/protocol.js";
+import { ChatAuthApi } from "../../lib/chat-auth-api.js";
 import { ChatFunction, type ChatFunctionProps } from "../../lib/chat-function.js";
+import { ChatSite } from "../../lib/chat-site.js";
 import { ChatWebSocketApi, type ChatWebSocketApiProps } from "../../lib/chat-websocket-api.js";
 import { ConnectionsTable } from "../../lib/connection-table.js";
+import { FanoutWorkers } from "../../lib/fanout-workers.js";
 import { emptyStack, logicalId } from "./support.js";
 
 const ENTRY = fileURLToPath(new URL("../../lambdas/connect.ts", import.meta.url));
@@ -71,6 +76,14 @@ describe("ChatWebSocketApi", () => {
     });
   });
 
+  it("reads the token from the subprotocol header when tokenTransport says so", () => {
+    const stack = emptyStack();
+    chatApi(stack, { tokenTransport: "subprotocol" });
+    Template.fromStack(stack).hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      IdentitySource: [TOKEN_IDENTITY_SOURCES.subprotocol],
+    });
+  });
+
   it("exposes the wss:// URL and the https:// callback URL of the stage", () => {
     const stack = emptyStack();
     const api = chatApi(stack);
@@ -115,12 +128,128 @@ describe("ConnectionsTable", () => {
     table.grantPutConnection(role("Put"));
     table.grantDeleteConnection(role("Delete"));
     table.grantReadConnections(role("Read"));
+    table.grantUpdateConnection(role("Update"));
     const template = Template.fromStack(stack);
     const arn = [{ "Fn::GetAtt": [logicalId(table.table), "Arn"] }];
-    for (const Action of ["dynamodb:PutItem", "dynamodb:DeleteItem", ["dynamodb:GetItem", "dynamodb:Scan"]]) {
+    const grants = [
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      ["dynamodb:GetItem", "dynamodb:Scan"],
+      "dynamodb:UpdateItem",
+    ];
+    for (const Action of grants) {
       template.hasResourceProperties("AWS::IAM::Policy", {
         PolicyDocument: { Statement: [{ Action, Effect: "Allow", Resource: arn }] },
       });
     }
+  });
+});
+
+describe("ChatAuthApi", () => {
+  const authApi = (stack: Stack, props: Partial<ConstructorParameters<typeof ChatAuthApi>[2]> = {}) =>
+    new ChatAuthApi(stack, "Auth", { connectionUri: "https://try.supertokens.com", ...props });
+
+  it("may read the site origin parameter only, when the core needs no API key", () => {
+    const stack = emptyStack();
+    authApi(stack).setSiteOrigin("https://d111111abcdef8.cloudfront.net");
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: "ssm:GetParameters",
+            Resource: { "Fn::Join": ["", Match.arrayWith([":parameter/Test/site-origin"])] },
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties("AWS::SSM::Parameter", {
+      Name: "/Test/site-origin",
+      Value: "https://d111111abcdef8.cloudfront.net",
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ SUPERTOKENS_API_KEY_PARAMETER: Match.absent() }) },
+    });
+  });
+
+  it("takes a parameter name and throttling from props, and refuses a name that is a reference", () => {
+    const stack = emptyStack();
+    authApi(stack, { siteOriginParameterName: "/my/origin", throttle: { burstLimit: 5 } }).setSiteOrigin("x");
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties("AWS::SSM::Parameter", { Name: "/my/origin" });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 5 },
+    });
+    const late = Lazy.string({ produce: () => "/late" });
+    expect(() => authApi(emptyStack(), { siteOriginParameterName: late })).toThrow(
+      /^siteOriginParameterName must be a literal/,
+    );
+  });
+
+  it("fails synth until setSiteOrigin is called, and takes it once", () => {
+    const stack = emptyStack();
+    const api = authApi(stack);
+    expect(() => Template.fromStack(stack)).toThrow(/setSiteOrigin\(\) was never called/);
+    api.setSiteOrigin("https://example.com");
+    expect(() => api.setSiteOrigin("https://example.com")).toThrow(/already called/);
+  });
+});
+
+describe("ChatSite", () => {
+  const site = (stack: Stack) => new ChatSite(stack, "Site", { content: Source.data("index.html", "<!doctype html>") });
+
+  it("serves only the page without an auth API", () => {
+    const stack = emptyStack();
+    site(stack).deployConfig({ appName: "Chat" });
+    Template.fromStack(stack).hasResourceProperties("AWS::CloudFront::Distribution", {
+      DistributionConfig: {
+        CacheBehaviors: Match.absent(),
+        Origins: [Match.objectLike({ S3OriginConfig: Match.anyValue() })],
+      },
+    });
+  });
+
+  it("fails synth until deployConfig is called, and takes it once", () => {
+    const stack = emptyStack();
+    const page = site(stack);
+    expect(() => Template.fromStack(stack)).toThrow(/deployConfig\(\) was never called/);
+    page.deployConfig({});
+    expect(() => page.deployConfig({})).toThrow(/already called/);
+  });
+});
+
+describe("FanoutWorkers", () => {
+  const workers = (stack: Stack, props: Partial<ConstructorParameters<typeof FanoutWorkers>[2]> = {}) =>
+    new FanoutWorkers(stack, "Fanout", { environment: {}, ...props });
+
+  it("hides a batch for six times the worker's timeout, and takes up to 10 batches an invocation", () => {
+    const stack = emptyStack();
+    workers(stack, { timeout: Duration.seconds(20), batchSize: 10 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties("AWS::SQS::Queue", { VisibilityTimeout: 120 });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { BatchSize: 10 });
+  });
+
+  it("validates batchSize, naming the prop", () => {
+    for (const batchSize of [0, 11, 1.5]) {
+      expect(() => workers(emptyStack(), { batchSize })).toThrow(/^batchSize must be a whole number from 1 to 10/);
+    }
+  });
+
+  it("lets a grantee send to the queue only", () => {
+    const stack = emptyStack();
+    const fanout = workers(stack);
+    fanout.grantEnqueue(new Role(stack, "Sender", { assumedBy: new ServicePrincipal("lambda.amazonaws.com") }));
+    Template.fromStack(stack).hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            Effect: "Allow",
+            Resource: { "Fn::GetAtt": [logicalId(fanout.queue), "Arn"] },
+          },
+        ],
+      },
+    });
   });
 });

@@ -1,0 +1,73 @@
+import { fileURLToPath } from "node:url";
+import { Duration } from "aws-cdk-lib";
+import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { ChatFunction } from "./chat-function.js";
+
+/** Receives of a batch before it goes to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 3;
+
+/** Properties of `FanoutWorkers`. */
+export interface FanoutWorkersProps {
+  /** The worker's environment: what it needs to send (`CONNECTIONS_TABLE_NAME`, `CALLBACK_URL`). */
+  readonly environment: Record<string, string>;
+
+  /**
+   * Longest run of one worker invocation. The queue's visibility timeout is six times this, as AWS advises for
+   * Lambda consumers, so a batch is not handed to a second worker while the first still sends it.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Queue messages (each a batch of recipients) per invocation, 1 to 10. One lets every batch have its own worker,
+   * in parallel; more saves invocations but sends the batches of one invocation one after another.
+   *
+   * @default 1
+   */
+  readonly batchSize?: number;
+}
+
+/**
+ * The fan-out workers of large broadcasts: an encrypted SQS queue of recipient batches (with a dead-letter queue
+ * after `MAX_RECEIVE_COUNT` receives) and the Lambda that sends them (`lambdas/fanout-worker.ts`). Failed batches are
+ * reported one by one, so one bad batch does not resend the others.
+ */
+export class FanoutWorkers extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly worker: ChatFunction;
+
+  constructor(scope: Construct, id: string, props: FanoutWorkersProps) {
+    super(scope, id);
+    const batchSize = props.batchSize ?? 1;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
+      throw new Error(`batchSize must be a whole number from 1 to 10, got ${batchSize}`);
+    }
+    const timeout = props.timeout ?? Duration.seconds(60);
+
+    this.worker = new ChatFunction(this, "Worker", {
+      entry: fileURLToPath(new URL("../lambdas/fanout-worker.ts", import.meta.url)),
+      description: "Chat: sends one batch of a large broadcast",
+      memorySize: 512,
+      timeout,
+      environment: props.environment,
+    });
+    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true };
+    this.deadLetterQueue = new Queue(this, "DeadLetters", { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.queue = new Queue(this, "Queue", {
+      ...queueDefaults,
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    this.worker.function.addEventSource(new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
+  }
+
+  /** Lets `grantee` hand batches to the workers. */
+  grantEnqueue(grantee: IGrantable): Grant {
+    return this.queue.grantSendMessages(grantee);
+  }
+}
