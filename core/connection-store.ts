@@ -59,12 +59,37 @@ export class ConnectionStore {
   async saveBucket(connectionId: string, previous: TokenBucket | undefined, next: TokenBucket): Promise<boolean> {
     return this.conditionalUpdate({
       Key: this.key(connectionId),
-      UpdateExpression: "SET bucket = :next",
+      UpdateExpression: "SET #bucket = :next",
       ConditionExpression: previous
-        ? "attribute_exists(#id) AND bucket.updatedAt = :previous"
-        : "attribute_exists(#id) AND attribute_not_exists(bucket)",
-      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+        ? "attribute_exists(#id) AND #bucket.updatedAt = :previous"
+        : "attribute_exists(#id) AND attribute_not_exists(#bucket)",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey, "#bucket": "bucket" }, // a reserved word
       ExpressionAttributeValues: { ":next": next, ...(previous ? { ":previous": previous.updatedAt } : {}) },
+    });
+  }
+
+  /**
+   * Notes that the connection joined `room`; false when it is already in `max` other rooms, or has gone.
+   * Joining a room twice is no change.
+   */
+  async addRoom(connectionId: string, room: string, max: number): Promise<boolean> {
+    return this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "ADD rooms :room",
+      ConditionExpression:
+        "attribute_exists(#id) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :name))",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":room": new Set([room]), ":name": room, ":max": max },
+    });
+  }
+
+  async removeRoom(connectionId: string, room: string): Promise<void> {
+    await this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "DELETE rooms :room",
+      ConditionExpression: "attribute_exists(#id)",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":room": new Set([room]) },
     });
   }
 
