@@ -1,14 +1,20 @@
 import { InvalidRequestError } from "./errors.js";
 import {
   ErrorCode,
+  type HistoryRequest,
+  type JoinRequest,
+  type LeaveRequest,
   Limits,
+  LOBBY,
   type RefreshRequest,
+  ROOM_NAME_PATTERN,
   ROUTE_SELECTION_FIELD,
   RouteKey,
   type SendMessageRequest,
 } from "./protocol.js";
+import { MESSAGE_ID_PATTERN } from "./room-table.js";
 
-export type ClientRequest = SendMessageRequest | RefreshRequest;
+export type ClientRequest = SendMessageRequest | RefreshRequest | JoinRequest | LeaveRequest | HistoryRequest;
 
 /**
  * Parses and validates a client frame. Throws `InvalidRequestError` with the code and message the sender sees.
@@ -24,14 +30,26 @@ export function parseClientRequest(body: string | undefined): ClientRequest {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new InvalidRequestError(ErrorCode.InvalidJson, "The message must be a JSON object.");
   }
-  const action = ownString(parsed, ROUTE_SELECTION_FIELD);
+  const frame = parsed as Record<string, unknown>;
+  const action = ownString(frame, ROUTE_SELECTION_FIELD);
   switch (action) {
     case RouteKey.SendMessage:
-      return { action, text: validText(parsed) };
+      return { action, room: roomOf(frame, LOBBY), text: textOf(frame) };
     case RouteKey.Refresh: {
-      const token = ownString(parsed, "token");
+      const token = ownString(frame, "token");
       if (!token) throw new InvalidRequestError(ErrorCode.InvalidToken, '"token" must be the new access token.');
       return { action, token };
+    }
+    case RouteKey.Join:
+      return { action, room: roomOf(frame), ...cursor(frame, "after") };
+    case RouteKey.Leave:
+      return { action, room: roomOf(frame) };
+    case RouteKey.History: {
+      const request = { action, room: roomOf(frame), ...cursor(frame, "before"), ...cursor(frame, "after") };
+      if (request.before !== undefined && request.after !== undefined) {
+        throw new InvalidRequestError(ErrorCode.InvalidCursor, 'Give "before" or "after", not both.');
+      }
+      return request;
     }
     default:
       throw new InvalidRequestError(
@@ -43,9 +61,29 @@ export function parseClientRequest(body: string | undefined): ClientRequest {
   }
 }
 
-function validText(request: object): string {
-  const raw = Object.hasOwn(request, "text") ? (request as { text: unknown }).text : undefined;
-  const text = typeof raw === "string" ? raw.trim() : "";
+function roomOf(frame: Record<string, unknown>, fallback?: string): string {
+  const room = Object.hasOwn(frame, "room") ? frame.room : fallback;
+  if (typeof room !== "string" || !ROOM_NAME_PATTERN.test(room)) {
+    throw new InvalidRequestError(
+      ErrorCode.InvalidRoom,
+      '"room" must be 1 to 32 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit.',
+    );
+  }
+  return room;
+}
+
+function cursor<K extends "before" | "after">(frame: Record<string, unknown>, key: K): { [P in K]?: string } {
+  if (!Object.hasOwn(frame, key) || frame[key] === undefined || frame[key] === null) return {};
+  const value = frame[key];
+  if (typeof value !== "string" || !MESSAGE_ID_PATTERN.test(value)) {
+    throw new InvalidRequestError(ErrorCode.InvalidCursor, `"${key}" must be a message id.`);
+  }
+  return { [key]: value } as { [P in K]?: string };
+}
+
+function textOf(frame: Record<string, unknown>): string {
+  const raw = ownString(frame, "text");
+  const text = raw?.trim() ?? "";
   if (text === "") {
     throw new InvalidRequestError(ErrorCode.InvalidText, '"text" must be a non-empty string.');
   }
@@ -59,7 +97,7 @@ function validText(request: object): string {
   return text;
 }
 
-function ownString(value: object, key: string): string | undefined {
-  const field = Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+function ownString(frame: Record<string, unknown>, key: string): string | undefined {
+  const field = Object.hasOwn(frame, key) ? frame[key] : undefined;
   return typeof field === "string" ? field : undefined;
 }

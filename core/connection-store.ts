@@ -69,6 +69,31 @@ export class ConnectionStore {
     });
   }
 
+  /**
+   * Notes that the connection joined `room`; false when it is already in `max` other rooms, or has gone.
+   * Joining a room twice is no change.
+   */
+  async addRoom(connectionId: string, room: string, max: number): Promise<boolean> {
+    return this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "ADD rooms :room",
+      ConditionExpression:
+        "attribute_exists(#id) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :name))",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":room": new Set([room]), ":name": room, ":max": max },
+    });
+  }
+
+  async removeRoom(connectionId: string, room: string): Promise<void> {
+    await this.conditionalUpdate({
+      Key: this.key(connectionId),
+      UpdateExpression: "DELETE rooms :room",
+      ConditionExpression: "attribute_exists(#id)",
+      ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
+      ExpressionAttributeValues: { ":room": new Set([room]) },
+    });
+  }
+
   async delete(connectionId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: this.key(connectionId) }));
   }

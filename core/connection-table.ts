@@ -23,6 +23,8 @@ export interface ConnectionRecord {
   expiresAt: number;
   /** Epoch seconds: API Gateway has closed the socket by then, so the record is garbage. */
   ttl: number;
+  /** Rooms the connection is in (a DynamoDB string set), so that leaving for good can clean every one up. */
+  rooms?: Set<string>;
   /** The message rate limiter's state; absent until the first message. */
   bucket?: TokenBucket;
 }

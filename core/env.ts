@@ -6,6 +6,10 @@ import { ConfigurationError } from "./errors.js";
 export const EnvVar = {
   /** Connections table name. */
   TableName: "CONNECTIONS_TABLE_NAME",
+  /** Rooms table name: memberships, history, message counters. */
+  RoomsTableName: "ROOMS_TABLE_NAME",
+  /** Days a message is kept; default `Limits.defaultHistoryDays`. */
+  HistoryDays: "HISTORY_DAYS",
   /** Management (`@connections`) endpoint: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
   CallbackUrl: "CALLBACK_URL",
   /** SuperTokens JWKS: `<apiDomain><apiBasePath>/jwt/jwks.json`. */

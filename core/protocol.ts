@@ -14,11 +14,25 @@ export const RouteKey = {
   Default: "$default",
   SendMessage: "sendmessage",
   Refresh: "refresh",
+  Join: "join",
+  Leave: "leave",
+  History: "history",
 } as const;
 export type RouteKey = (typeof RouteKey)[keyof typeof RouteKey];
 
 /** Routes a client selects with `action`; every other action lands on `$default`. */
-export const CLIENT_ACTIONS = [RouteKey.SendMessage, RouteKey.Refresh] as const;
+export const CLIENT_ACTIONS = [
+  RouteKey.SendMessage,
+  RouteKey.Refresh,
+  RouteKey.Join,
+  RouteKey.Leave,
+  RouteKey.History,
+] as const;
+
+/** The room every connection is in from the start, and where `sendmessage` goes without a `room`. */
+export const LOBBY = "lobby";
+/** Room names: 1 to 32 of a-z, 0-9, `-` and `_`, starting with a letter or digit. */
+export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /** Query-string parameter that carries the SuperTokens access token on `$connect`. */
 export const TOKEN_QUERY_PARAMETER = "token";
@@ -58,6 +72,16 @@ export const Limits = {
   defaultMessageBurst: 10,
   /** Messages per second a connection may sustain (token bucket refill). Stack setting `messagesPerSecond`. */
   defaultMessagesPerSecond: 2,
+  /** Rooms one connection may be in at once, the lobby included. */
+  maxRoomsPerConnection: 20,
+  /** Messages in the `history` frame sent on join. */
+  historyOnJoin: 50,
+  /** Most messages in one `history` frame. */
+  maxHistoryPage: 100,
+  /** Days a message is kept. Stack setting `historyDays`. */
+  defaultHistoryDays: 30,
+  /** Most users listed in one `presence` frame. */
+  maxPresenceUsers: 500,
 } as const;
 
 /** Machine-readable `code` of an error frame. */
@@ -70,6 +94,10 @@ export const ErrorCode = {
   SessionExpired: "session_expired",
   InvalidToken: "invalid_token",
   RateLimited: "rate_limited",
+  InvalidRoom: "invalid_room",
+  NotAMember: "not_a_member",
+  TooManyRooms: "too_many_rooms",
+  InvalidCursor: "invalid_cursor",
   InternalError: "internal_error",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -77,7 +105,30 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Frames the client sends. */
 export interface SendMessageRequest {
   action: typeof RouteKey.SendMessage;
+  /** @default LOBBY */
+  room: string;
   text: string;
+}
+
+export interface JoinRequest {
+  action: typeof RouteKey.Join;
+  room: string;
+  /** The last message id the client has of this room: the history frame then holds what came after it. */
+  after?: string;
+}
+
+export interface LeaveRequest {
+  action: typeof RouteKey.Leave;
+  room: string;
+}
+
+export interface HistoryRequest {
+  action: typeof RouteKey.History;
+  room: string;
+  /** Messages older than this id (paging back), or */
+  before?: string;
+  /** messages newer than this id (catching up). */
+  after?: string;
 }
 
 export interface RefreshRequest {
@@ -87,11 +138,19 @@ export interface RefreshRequest {
 }
 
 /** Frames the server sends. */
+/** Who a user is, as others see them. */
+export interface ChatUser {
+  userId: string;
+  name?: string;
+}
+
 export interface MessageFrame {
   type: "message";
+  room: string;
+  /** Per room, strictly increasing; as text, ids sort in the same order. */
   id: string;
   /** The authenticated sender; `name` when the token carries a display name. */
-  sender: { userId: string; name?: string };
+  sender: ChatUser;
   text: string;
   /** ISO 8601, UTC. */
   sentAt: string;
@@ -101,6 +160,8 @@ export interface ErrorFrame {
   type: "error";
   code: ErrorCode;
   message: string;
+  /** The room the refused request named, when it named one. */
+  room?: string;
 }
 
 /** The connection's session was renewed by a `refresh`. */
@@ -110,4 +171,33 @@ export interface RefreshedFrame {
   expiresAt: number;
 }
 
-export type ServerFrame = MessageFrame | ErrorFrame | RefreshedFrame;
+/** Stored messages of a room, oldest first. */
+export interface HistoryFrame {
+  type: "history";
+  room: string;
+  messages: MessageFrame[];
+  /** More messages exist beyond this page, older (`before`, join) or newer (`after`). */
+  hasMore: boolean;
+}
+
+/** Everyone online in a room, sent to a connection when it joins. */
+export interface PresenceFrame {
+  type: "presence";
+  room: string;
+  users: ChatUser[];
+}
+
+/** A user came online in a room (their first connection there) or went offline (their last one left). */
+export interface PresenceChangeFrame {
+  type: "joined" | "left";
+  room: string;
+  user: ChatUser;
+}
+
+export type ServerFrame =
+  | MessageFrame
+  | ErrorFrame
+  | RefreshedFrame
+  | HistoryFrame
+  | PresenceFrame
+  | PresenceChangeFrame;

@@ -2,14 +2,16 @@ import { type Clock, systemClock, toEpochSeconds } from "../clock.js";
 import type { ConnectionStore } from "../connection-store.js";
 import type { Env } from "../env.js";
 import type { Logger } from "../logger.js";
-import { Limits } from "../protocol.js";
+import { Limits, LOBBY } from "../protocol.js";
+import type { RoomStore } from "../room-store.js";
 import { handshakeResponseHeaders } from "../token-transport.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
 import { readAuthorizerContext } from "./authorizer-context.js";
-import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
+import { type FromEnvOptions, loggerFromEnv, roomsFromEnv, storeFromEnv } from "./env-deps.js";
 
 export interface ConnectDeps {
   store: Pick<ConnectionStore, "put">;
+  rooms: Pick<RoomStore, "addMember">;
   clock: Clock;
   logger: Logger;
 }
@@ -18,7 +20,7 @@ export interface ConnectDeps {
 const TTL_MARGIN_SECONDS = 5 * 60;
 
 /** `$connect`: records who is on the new connection. The socket opens only after this returns 200. */
-export function createConnectHandler({ store, clock, logger }: ConnectDeps) {
+export function createConnectHandler({ store, rooms, clock, logger }: ConnectDeps) {
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { connectionId, requestId } = event.requestContext;
     const log = logger.child({ connectionId, requestId });
@@ -29,15 +31,19 @@ export function createConnectHandler({ store, clock, logger }: ConnectDeps) {
       return { statusCode: 403 };
     }
     const connectedAt = event.requestContext.connectedAt ?? clock();
+    const ttl = toEpochSeconds(connectedAt) + Limits.maxConnectionSeconds + TTL_MARGIN_SECONDS;
+    const user = { userId: auth.userId, ...(auth.name ? { name: auth.name } : {}) };
+    // Every connection starts in the lobby. It is announced there when it sends `join` (the socket is not open yet).
     await store.put({
       connectionId,
-      userId: auth.userId,
+      ...user,
       tenantId: auth.tenantId,
-      name: auth.name,
       connectedAt,
       expiresAt: auth.expiresAt,
-      ttl: toEpochSeconds(connectedAt) + Limits.maxConnectionSeconds + TTL_MARGIN_SECONDS,
+      ttl,
+      rooms: new Set([LOBBY]),
     });
+    await rooms.addMember({ room: LOBBY, ...user, connectionId, expiresAt: auth.expiresAt, ttl });
     log.info("connected", { userId: auth.userId });
     const headers = handshakeResponseHeaders(event.headers);
     return headers ? { statusCode: 200, headers } : { statusCode: 200 };
@@ -46,5 +52,10 @@ export function createConnectHandler({ store, clock, logger }: ConnectDeps) {
 
 export function connectFromEnv(env: Env, options: FromEnvOptions = {}) {
   const clock = options.clock ?? systemClock;
-  return createConnectHandler({ store: storeFromEnv(env, clock), clock, logger: options.logger ?? loggerFromEnv(env) });
+  return createConnectHandler({
+    store: storeFromEnv(env, clock),
+    rooms: roomsFromEnv(env, clock),
+    clock,
+    logger: options.logger ?? loggerFromEnv(env),
+  });
 }

@@ -1,28 +1,32 @@
+import type { ChatService } from "../chat-service.js";
 import { systemClock } from "../clock.js";
-import type { ConnectionStore } from "../connection-store.js";
 import type { Env } from "../env.js";
 import type { Logger } from "../logger.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
-import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
+import { chatServiceFromEnv, type FromEnvOptions, loggerFromEnv } from "./env-deps.js";
 
 export interface DisconnectDeps {
-  store: Pick<ConnectionStore, "delete">;
+  chat: Pick<ChatService, "removeConnection">;
   logger: Logger;
 }
 
-/** `$disconnect`: forgets the connection. Best effort on AWS; TTL and 410 clean-up cover the times it never runs. */
-export function createDisconnectHandler({ store, logger }: DisconnectDeps) {
+/**
+ * `$disconnect`: forgets the connection and tells its rooms when its user has gone. Best effort on AWS; TTLs and
+ * the clean-up of gone connections during broadcasts cover the times it never runs.
+ */
+export function createDisconnectHandler({ chat, logger }: DisconnectDeps) {
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { connectionId, requestId } = event.requestContext;
-    await store.delete(connectionId);
+    await chat.removeConnection(connectionId, true);
     logger.info("disconnected", { connectionId, requestId });
     return { statusCode: 200 };
   };
 }
 
 export function disconnectFromEnv(env: Env, options: FromEnvOptions = {}) {
+  const logger = options.logger ?? loggerFromEnv(env);
   return createDisconnectHandler({
-    store: storeFromEnv(env, options.clock ?? systemClock),
-    logger: options.logger ?? loggerFromEnv(env),
+    chat: chatServiceFromEnv(env, { clock: options.clock ?? systemClock, logger, fanoutQueue: options.fanoutQueue }),
+    logger,
   });
 }

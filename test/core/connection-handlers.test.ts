@@ -1,35 +1,35 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
-import { ConnectionStore } from "../../core/connection-store.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatService } from "../../core/chat-service.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { createDisconnectHandler } from "../../core/handlers/disconnect.js";
 import { Logger } from "../../core/logger.js";
+import { startTables } from "./chat-tables.js";
 import { captureLogs, webSocketEvent } from "./handler-events.js";
+import { RecordingApi } from "./recording-api.js";
 
-const dynamo = mockClient(DynamoDBDocumentClient);
-const store = () =>
-  new ConnectionStore(
-    DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" })),
-    "connections",
-    Date.now,
-  );
+const now = 1_795_932_000_000;
+let tables: Awaited<ReturnType<typeof startTables>>;
+beforeAll(async () => {
+  tables = await startTables();
+});
+afterAll(() => tables.close());
+
+const authorizer = { userId: "u-1", sessionHandle: "s", tenantId: "acme", expiresAt: "1795935600", name: "Ada" };
 
 describe("$connect and $disconnect handlers", () => {
-  beforeEach(() => dynamo.reset());
-
   it("stores who is on the connection, with the token's expiry and a TTL past API Gateway's 2-hour limit", async () => {
-    dynamo.on(PutCommand).resolves({});
+    const { connections, rooms } = await tables.fresh(() => now);
     const logs = captureLogs();
-    const handler = createConnectHandler({ store: store(), clock: Date.now, logger: new Logger({ sink: logs.sink }) });
-    const event = webSocketEvent("$connect", {
-      authorizer: { userId: "u-1", sessionHandle: "s", tenantId: "acme", expiresAt: "1795935600", name: "Ada" },
+    const handler = createConnectHandler({
+      store: connections,
+      rooms,
+      clock: () => now,
+      logger: new Logger({ sink: logs.sink }),
     });
+    const event = webSocketEvent("$connect", { authorizer });
     expect(await handler(event)).toEqual({ statusCode: 200 });
-    const item = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
     const connectedAt = event.requestContext.connectedAt;
-    expect(item).toEqual({
+    expect(await connections.get("conn-A=")).toEqual({
       connectionId: "conn-A=",
       userId: "u-1",
       tenantId: "acme",
@@ -37,20 +37,49 @@ describe("$connect and $disconnect handlers", () => {
       connectedAt,
       expiresAt: 1795935600,
       ttl: Math.floor(connectedAt / 1000) + 2 * 3600 + 300,
+      rooms: new Set(["lobby"]),
     });
+    expect(await rooms.presence("lobby", 10)).toEqual([{ userId: "u-1", name: "Ada" }]);
     expect(logs.all()).toContain('"message":"connected"');
   });
 
-  it("refuses a $connect that reached it without an authorizer context", async () => {
-    const handler = createConnectHandler({ store: store(), clock: Date.now, logger: new Logger({ sink: () => {} }) });
-    expect(await handler(webSocketEvent("$connect"))).toEqual({ statusCode: 403 });
-    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  it("echoes the chat subprotocol when the token came that way", async () => {
+    const { connections, rooms } = await tables.fresh(() => now);
+    const handler = createConnectHandler({
+      store: connections,
+      rooms,
+      clock: () => now,
+      logger: new Logger({ sink: () => {} }),
+    });
+    const event = webSocketEvent("$connect", { authorizer });
+    event.headers = { "Sec-WebSocket-Protocol": "supertokens-chat, eyJ.x.y" };
+    expect(await handler(event)).toEqual({
+      statusCode: 200,
+      headers: { "Sec-WebSocket-Protocol": "supertokens-chat" },
+    });
   });
 
-  it("deletes the record on $disconnect", async () => {
-    dynamo.on(DeleteCommand).resolves({});
-    const handler = createDisconnectHandler({ store: store(), logger: new Logger({ sink: () => {} }) });
-    expect(await handler(webSocketEvent("$disconnect", { connectionId: "conn-Z=" }))).toEqual({ statusCode: 200 });
-    expect(dynamo.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({ connectionId: "conn-Z=" });
+  it("refuses a $connect that reached it without an authorizer context", async () => {
+    const { connections, rooms } = await tables.fresh(() => now);
+    const handler = createConnectHandler({
+      store: connections,
+      rooms,
+      clock: () => now,
+      logger: new Logger({ sink: () => {} }),
+    });
+    expect(await handler(webSocketEvent("$connect"))).toEqual({ statusCode: 403 });
+    expect(await connections.get("conn-A=")).toBeUndefined();
+  });
+
+  it("forgets the connection and its memberships on $disconnect", async () => {
+    const { connections, rooms } = await tables.fresh(() => now);
+    const logger = new Logger({ sink: () => {} });
+    await createConnectHandler({ store: connections, rooms, clock: () => now, logger })(
+      webSocketEvent("$connect", { authorizer }),
+    );
+    const chat = new ChatService({ connections, rooms, api: new RecordingApi(), clock: () => now, logger });
+    expect(await createDisconnectHandler({ chat, logger })(webSocketEvent("$disconnect"))).toEqual({ statusCode: 200 });
+    expect(await connections.get("conn-A=")).toBeUndefined();
+    expect(await rooms.presence("lobby", 10)).toEqual([]);
   });
 });

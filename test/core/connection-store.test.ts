@@ -1,33 +1,18 @@
-import type { AddressInfo } from "node:net";
-import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDocumentClient } from "../../core/aws-clients.js";
-import { ConnectionStore } from "../../core/connection-store.js";
-import { type ConnectionRecord, connectionTableCreateInput } from "../../core/connection-table.js";
+import type { ConnectionRecord } from "../../core/connection-table.js";
+import { startTables } from "./chat-tables.js";
 
 // The store against a real DynamoDB implementation (dynalite, in-process): paging, filters and keys for real.
 const now = 1_795_932_000_000;
 const nowSeconds = now / 1000;
-let server: ReturnType<typeof dynalite>;
-let doc: DynamoDBDocumentClient;
-let tableCount = 0;
+let tables: Awaited<ReturnType<typeof startTables>>;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  doc = createDocumentClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  tables = await startTables();
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => tables.close());
 
-async function freshStore(): Promise<ConnectionStore> {
-  const tableName = `connections-${++tableCount}`;
-  await (doc as unknown as { send: DynamoDBClient["send"] }).send(
-    new CreateTableCommand(connectionTableCreateInput(tableName)),
-  );
-  return new ConnectionStore(doc, tableName, () => now);
-}
+const freshStore = async () => (await tables.fresh(() => now)).connections;
 
 const record = (connectionId: string, overrides: Partial<ConnectionRecord> = {}): ConnectionRecord => ({
   connectionId,

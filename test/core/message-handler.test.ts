@@ -6,9 +6,17 @@ import {
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { ChatService } from "../../core/chat-service.js";
 import { ConnectionStore } from "../../core/connection-store.js";
 import type { ConnectionRecord } from "../../core/connection-table.js";
 import { ManagementApiConnections } from "../../core/connections-api.js";
@@ -16,6 +24,7 @@ import { RejectionReason, TokenRejectedError } from "../../core/errors.js";
 import { createMessageHandler } from "../../core/handlers/message.js";
 import { Logger } from "../../core/logger.js";
 import type { ServerFrame } from "../../core/protocol.js";
+import { RoomStore } from "../../core/room-store.js";
 import { captureLogs, webSocketEvent } from "./handler-events.js";
 
 const now = 1_795_932_000_000;
@@ -28,6 +37,7 @@ const senderRecord: ConnectionRecord = {
   connectedAt: now,
   expiresAt: now / 1000 + 600,
   ttl,
+  rooms: new Set(["lobby"]),
 };
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -58,19 +68,24 @@ const verifier = {
 function setup(options: { burst?: number } = {}) {
   const logs = captureLogs();
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
-  const handler = createMessageHandler({
-    store: new ConnectionStore(doc, "connections", () => now),
-    connections: new ManagementApiConnections(new ApiGatewayManagementApiClient({ region: "eu-west-1" })),
+  const api = new ManagementApiConnections(new ApiGatewayManagementApiClient({ region: "eu-west-1" }));
+  const logger = new Logger({ sink: logs.sink });
+  const chat = new ChatService({
+    connections: new ConnectionStore(doc, "connections", () => now),
+    rooms: new RoomStore(doc, "rooms", () => now),
+    api,
     verifier,
     clock: () => now,
-    logger: new Logger({ sink: logs.sink }),
+    logger,
     rateLimit: { burst: options.burst ?? 10, perSecond: 1 },
     broadcast: { concurrency: 4, sleep: async () => {} },
   });
-  return { handler, logs };
+  return { handler: createMessageHandler({ chat, api, logger }), logs };
 }
 
-const page = (...ids: string[]) => ids.map((connectionId) => ({ connectionId, expiresAt: ttl }));
+/** Room members as the members Query returns them. */
+const page = (...ids: string[]) =>
+  ids.map((connectionId) => ({ connectionId, userId: `u-${connectionId}`, expiresAt: ttl }));
 const send = (text: unknown) =>
   webSocketEvent("sendmessage", { body: JSON.stringify({ action: "sendmessage", text }) });
 
@@ -81,13 +96,15 @@ describe("message handler", () => {
     management.on(PostToConnectionCommand).resolves({});
     management.on(DeleteConnectionCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
-    dynamo.on(UpdateCommand).resolves({});
+    dynamo.on(UpdateCommand).resolves({ Attributes: { last: 7 } });
+    dynamo.on(PutCommand).resolves({});
+    dynamo.on(GetCommand).resolves({});
     dynamo.on(GetCommand, { Key: { connectionId: "conn-A=" } }).resolves({ Item: senderRecord });
   });
 
   it("broadcasts one frame to every connection, on every Scan page, naming the authenticated sender", async () => {
     dynamo
-      .on(ScanCommand)
+      .on(QueryCommand)
       .resolvesOnce({ Items: page("conn-A=", "conn-B="), LastEvaluatedKey: { connectionId: "conn-B=" } })
       .resolvesOnce({ Items: page("conn-C=") });
     const { handler } = setup();
@@ -99,11 +116,12 @@ describe("message handler", () => {
     expect(frame).toMatchObject({ type: "message", text: "hello", sender: { userId: "u-ada", name: "Ada" } });
     expect(frame).toHaveProperty("sentAt", new Date(now).toISOString());
     expect(frames.get("conn-A=")?.[0]).toEqual(frame);
-    expect(dynamo.commandCalls(ScanCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ connectionId: "conn-B=" });
+    expect(dynamo.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ connectionId: "conn-B=" });
+    expect(dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({ room: "lobby", text: "hello" });
   });
 
   it("takes the sender from the connection record, never from the body or a stale authorizer context", async () => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=") });
     const { handler } = setup();
     const event = webSocketEvent("sendmessage", {
       body: JSON.stringify({ action: "sendmessage", text: "hi", sender: { userId: "mallory" } }),
@@ -114,7 +132,7 @@ describe("message handler", () => {
   });
 
   it("removes a gone connection and still delivers to the rest", async () => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-gone=", "conn-C=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-gone=", "conn-C=") });
     management.on(PostToConnectionCommand, { ConnectionId: "conn-gone=" }).rejects(gone());
     const { handler, logs } = setup();
     await handler(send("hi"));
@@ -127,7 +145,7 @@ describe("message handler", () => {
   });
 
   it("retries a throttled connection until it succeeds", async () => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-slow=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-slow=") });
     management
       .on(PostToConnectionCommand, { ConnectionId: "conn-slow=" })
       .rejectsOnce(throttled())
@@ -145,7 +163,7 @@ describe("message handler", () => {
 
   it("counts a connection that keeps failing and delivers to all the others", async () => {
     const many = Array.from({ length: 25 }, (_, i) => `conn-${i}=`);
-    dynamo.on(ScanCommand).resolves({ Items: page(...many) });
+    dynamo.on(QueryCommand).resolves({ Items: page(...many) });
     management.on(PostToConnectionCommand, { ConnectionId: "conn-7=" }).rejects(new Error("socket hang up"));
     const { handler, logs } = setup();
     expect((await handler(send("hi"))).statusCode).toBe(200);
@@ -165,18 +183,18 @@ describe("message handler", () => {
     ["text that is not a string", JSON.stringify({ action: "sendmessage", text: 42 }), "invalid_text"],
     ["over-long text", JSON.stringify({ action: "sendmessage", text: "x".repeat(2001) }), "text_too_long"],
   ])("answers %s with an error frame to the sender only", async (_name, body, code) => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-B=") });
     const { handler } = setup();
     const result = await handler(webSocketEvent("$default", { body }));
     expect(result.statusCode).toBe(400);
     const frames = received();
     expect([...frames.keys()]).toEqual(["conn-A="]);
     expect(frames.get("conn-A=")?.[0]).toMatchObject({ type: "error", code });
-    expect(dynamo.commandCalls(ScanCommand)).toHaveLength(0);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it("accepts text of exactly the limit, counted in characters not bytes", async () => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=") });
     const { handler } = setup();
     expect((await handler(send("é".repeat(2000)))).statusCode).toBe(200);
     expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "message" });
@@ -192,7 +210,7 @@ describe("message handler", () => {
 
   it("refuses a message once the session has expired, then closes the connection", async () => {
     dynamo.on(GetCommand).resolves({ Item: { ...senderRecord, expiresAt: now / 1000 - 1 } });
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-B=") });
     const { handler } = setup();
     expect((await handler(send("too late"))).statusCode).toBe(400);
     expect([...received().keys()]).toEqual(["conn-A="]);
@@ -201,7 +219,7 @@ describe("message handler", () => {
   });
 
   it("closes connections with expired sessions that a broadcast meets, instead of sending to them", async () => {
-    dynamo.on(ScanCommand).resolves({
+    dynamo.on(QueryCommand).resolves({
       Items: [...page("conn-A="), { connectionId: "conn-stale=", expiresAt: now / 1000 - 5 }],
     });
     const { handler, logs } = setup();
@@ -243,10 +261,10 @@ describe("message handler", () => {
     let bucket: ConnectionRecord["bucket"];
     dynamo.on(GetCommand).callsFake(() => ({ Item: { ...senderRecord, bucket } }));
     dynamo.on(UpdateCommand).callsFake((input) => {
-      bucket = input.ExpressionAttributeValues[":next"];
-      return {};
+      bucket = input.ExpressionAttributeValues[":next"] ?? bucket; // the bucket, not the message counter
+      return { Attributes: { last: 1 } };
     });
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=", "conn-B=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-B=") });
     const { handler } = setup({ burst: 3 });
     const codes: number[] = [];
     for (let i = 0; i < 5; i++) codes.push((await handler(send(`m${i}`))).statusCode);
@@ -256,7 +274,7 @@ describe("message handler", () => {
   });
 
   it("answers internal_error when DynamoDB fails, without crashing", async () => {
-    dynamo.on(ScanCommand).rejects(new Error("ProvisionedThroughputExceededException"));
+    dynamo.on(QueryCommand).rejects(new Error("ProvisionedThroughputExceededException"));
     const { handler, logs } = setup();
     expect((await handler(send("hi"))).statusCode).toBe(500);
     expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "error", code: "internal_error" });
@@ -264,7 +282,7 @@ describe("message handler", () => {
   });
 
   it("never logs the message text at info", async () => {
-    dynamo.on(ScanCommand).resolves({ Items: page("conn-A=") });
+    dynamo.on(QueryCommand).resolves({ Items: page("conn-A=") });
     const { handler, logs } = setup();
     await handler(send("a secret recipe"));
     expect(logs.all()).not.toContain("secret recipe");

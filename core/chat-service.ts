@@ -1,0 +1,270 @@
+import { Broadcaster, type BroadcastOptions, type Recipient } from "./broadcast.js";
+import type { ClientRequest } from "./client-request.js";
+import { type Clock, toEpochSeconds } from "./clock.js";
+import type { ConnectionStore } from "./connection-store.js";
+import type { ConnectionRecord } from "./connection-table.js";
+import { type ConnectionsApi, sendFrame } from "./connections-api.js";
+import { InvalidRequestError, TokenRejectedError } from "./errors.js";
+import { Fanout, type FanoutOptions, type FanoutResult } from "./fanout.js";
+import type { FanoutQueue } from "./fanout-queue.js";
+import { chunkHistory } from "./history-frames.js";
+import type { Logger } from "./logger.js";
+import { ErrorCode, Limits, type MessageFrame, type ServerFrame } from "./protocol.js";
+import { type RateLimit, takeToken } from "./rate-limiter.js";
+import type { Member, RoomStore } from "./room-store.js";
+import type { TokenVerifier } from "./token-verifier.js";
+
+export interface ChatServiceDeps {
+  connections: Pick<ConnectionStore, "get" | "delete" | "renew" | "saveBucket" | "addRoom" | "removeRoom">;
+  rooms: Pick<
+    RoomStore,
+    | "addMember"
+    | "removeMember"
+    | "setMemberExpiry"
+    | "members"
+    | "isPresent"
+    | "presence"
+    | "nextMessageId"
+    | "saveMessage"
+    | "history"
+  >;
+  api: ConnectionsApi;
+  clock: Clock;
+  logger: Logger;
+  /** Checks the token of a `refresh`; without one, refresh is refused. @default none */
+  verifier?: Pick<TokenVerifier, "verify">;
+  /** @default Limits.defaultMessageBurst and Limits.defaultMessagesPerSecond */
+  rateLimit?: RateLimit;
+  /** @default Limits.defaultHistoryDays */
+  historyDays?: number;
+  broadcast?: BroadcastOptions;
+  /** Where batches past the first go. @default none: every broadcast is sent by the caller */
+  fanoutQueue?: FanoutQueue;
+  fanout?: FanoutOptions;
+}
+
+/** Ends a connection whose session is over: the sender gets the error frame, then the socket is closed. */
+export class SessionEndedError extends InvalidRequestError {}
+
+/**
+ * What the chat does, whichever Lambda (or sandbox) asks: rooms, messages with history, presence, session renewal,
+ * and cleaning up after connections. The connection record is the source of truth for who a connection is and
+ * until when; it outlives the token checked at connect, since `refresh` extends it.
+ */
+export class ChatService {
+  private readonly fanout: Fanout;
+  private readonly rateLimit: RateLimit;
+  private readonly retentionSeconds: number;
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.fanout = new Fanout(
+      new Broadcaster(deps.api, deps.logger, deps.broadcast),
+      deps.fanoutQueue,
+      deps.logger,
+      deps.fanout,
+    );
+    this.rateLimit = deps.rateLimit ?? {
+      burst: Limits.defaultMessageBurst,
+      perSecond: Limits.defaultMessagesPerSecond,
+    };
+    this.retentionSeconds = (deps.historyDays ?? Limits.defaultHistoryDays) * 24 * 60 * 60;
+  }
+
+  /** Acts on one client frame from `connectionId`. Throws `InvalidRequestError` for the sender to hear about. */
+  async handle(connectionId: string, request: ClientRequest, log: Logger): Promise<void> {
+    const connection = await this.deps.connections.get(connectionId);
+    if (!connection) {
+      throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
+    }
+    if (request.action === "refresh") {
+      // A refresh may revive a session that has just run out: the new token is proof enough.
+      return this.refresh(connection, request.token, log);
+    }
+    if (connection.expiresAt <= this.nowSeconds()) {
+      throw new SessionEndedError(ErrorCode.SessionExpired, "Your session has expired. Sign in again.");
+    }
+    await this.spendToken(connection);
+    switch (request.action) {
+      case "sendmessage":
+        return this.sendMessage(connection, request.room, request.text, log);
+      case "join":
+        return this.join(connection, request.room, request.after, log);
+      case "leave":
+        return this.leave(connection, request.room, log);
+      case "history":
+        return this.history(connection, request.room, request);
+    }
+  }
+
+  /**
+   * Forgets a connection everywhere: its rooms, then its record. With `announce`, rooms where that was the user's
+   * last connection hear that the user left.
+   */
+  async removeConnection(connectionId: string, announce: boolean): Promise<void> {
+    const { connections, rooms } = this.deps;
+    const connection = await connections.get(connectionId);
+    for (const room of connection?.rooms ?? []) {
+      if (!connection) break;
+      await rooms.removeMember(room, connection.userId, connectionId);
+      if (announce && !(await rooms.isPresent(room, connection.userId))) {
+        await this.toRoom(room, { type: "left", room, user: userOf(connection) }, { silentCleanup: true });
+      }
+    }
+    await connections.delete(connectionId);
+  }
+
+  private async sendMessage(connection: ConnectionRecord, room: string, text: string, log: Logger) {
+    this.requireMember(connection, room);
+    const { rooms, clock } = this.deps;
+    const message: MessageFrame = {
+      type: "message",
+      room,
+      id: await rooms.nextMessageId(room),
+      sender: userOf(connection),
+      text,
+      sentAt: new Date(clock()).toISOString(),
+    };
+    // Stored before it is sent: a client that misses the broadcast finds it in the history.
+    await rooms.saveMessage(message, this.nowSeconds() + this.retentionSeconds);
+    const result = await this.toRoom(room, message);
+    log.info("message broadcast", { room, messageId: message.id, userId: connection.userId, ...result });
+  }
+
+  private async join(connection: ConnectionRecord, room: string, after: string | undefined, log: Logger) {
+    const { connections, rooms } = this.deps;
+    const { connectionId, userId } = connection;
+    if (!(await connections.addRoom(connectionId, room, Limits.maxRoomsPerConnection))) {
+      throw new InvalidRequestError(
+        ErrorCode.TooManyRooms,
+        `A connection can be in at most ${Limits.maxRoomsPerConnection} rooms. Leave one first.`,
+      );
+    }
+    const wasPresent = await rooms.isPresent(room, userId, connectionId);
+    await rooms.addMember({
+      room,
+      ...userOf(connection),
+      connectionId,
+      expiresAt: connection.expiresAt,
+      ttl: connection.ttl,
+    });
+    const history = await rooms.history(
+      room,
+      after === undefined ? { limit: Limits.historyOnJoin } : { limit: Limits.maxHistoryPage, after },
+    );
+    await this.sendHistory(connectionId, room, history.messages, history.hasMore);
+    await this.send(connectionId, {
+      type: "presence",
+      room,
+      users: await rooms.presence(room, Limits.maxPresenceUsers),
+    });
+    if (!wasPresent) {
+      await this.toRoom(room, { type: "joined", room, user: userOf(connection) }, { except: connectionId });
+    }
+    log.info("joined", { room, userId });
+  }
+
+  private async leave(connection: ConnectionRecord, room: string, log: Logger) {
+    this.requireMember(connection, room);
+    const { connections, rooms } = this.deps;
+    await rooms.removeMember(room, connection.userId, connection.connectionId);
+    await connections.removeRoom(connection.connectionId, room);
+    if (!(await rooms.isPresent(room, connection.userId))) {
+      await this.toRoom(room, { type: "left", room, user: userOf(connection) });
+    }
+    log.info("left", { room, userId: connection.userId });
+  }
+
+  private async history(connection: ConnectionRecord, room: string, cursor: { before?: string; after?: string }) {
+    this.requireMember(connection, room);
+    const page = await this.deps.rooms.history(room, { limit: Limits.maxHistoryPage, ...cursor });
+    await this.sendHistory(connection.connectionId, room, page.messages, page.hasMore);
+  }
+
+  private async refresh(connection: ConnectionRecord, token: string, log: Logger) {
+    const { verifier, connections, rooms } = this.deps;
+    let expiresAt: number;
+    try {
+      if (!verifier) throw new InvalidRequestError(ErrorCode.InvalidToken, "Sessions cannot be renewed here.");
+      const claims = await verifier.verify(token);
+      if (claims.userId !== connection.userId) {
+        throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token belongs to another user.");
+      }
+      expiresAt = claims.expiresAt;
+    } catch (err) {
+      if (!(err instanceof TokenRejectedError)) throw err;
+      log.warn("refresh refused", { reason: err.reason });
+      throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token is not valid.");
+    }
+    if (!(await connections.renew(connection.connectionId, connection.userId, expiresAt))) {
+      throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
+    }
+    for (const room of connection.rooms ?? []) {
+      await rooms.setMemberExpiry(room, connection.userId, connection.connectionId, expiresAt);
+    }
+    await this.send(connection.connectionId, { type: "refreshed", expiresAt });
+    log.info("session refreshed", { userId: connection.userId, expiresAt });
+  }
+
+  /** Takes a token from the connection's bucket; a concurrent frame from the same connection means read again. */
+  private async spendToken(connection: ConnectionRecord) {
+    const { connections, clock } = this.deps;
+    let current: ConnectionRecord | undefined = connection;
+    for (let attempt = 0; current && attempt < 3; attempt++) {
+      const { allowed, bucket, retryAfterMs } = takeToken(current.bucket, clock(), this.rateLimit);
+      if (!allowed) {
+        throw new InvalidRequestError(
+          ErrorCode.RateLimited,
+          `Too many messages: at most ${this.rateLimit.perSecond} a second. Try again in ${Math.ceil(retryAfterMs / 1000)} s.`,
+        );
+      }
+      if (await connections.saveBucket(current.connectionId, current.bucket, bucket)) return;
+      current = await connections.get(connection.connectionId);
+    }
+    throw new InvalidRequestError(ErrorCode.RateLimited, "Too many messages at once. Try again.");
+  }
+
+  private requireMember(connection: ConnectionRecord, room: string) {
+    if (!connection.rooms?.has(room)) {
+      throw new InvalidRequestError(ErrorCode.NotAMember, `Join "${room}" first.`);
+    }
+  }
+
+  /**
+   * Sends a frame to everyone in the room. Connections found gone are forgotten; unless `silentCleanup`, their
+   * rooms also hear that their user left (those announcements clean up silently, so this never recurses further).
+   */
+  private toRoom(
+    room: string,
+    frame: ServerFrame,
+    options: { except?: string; silentCleanup?: boolean } = {},
+  ): Promise<FanoutResult> {
+    return this.fanout.send({
+      recipients: recipientsOf(this.deps.rooms.members(room), options.except),
+      data: JSON.stringify(frame),
+      expiredAt: this.nowSeconds(),
+      onGone: (id) => this.removeConnection(id, !options.silentCleanup),
+      onExpired: (id) => this.deps.api.close(id),
+    });
+  }
+
+  private async sendHistory(connectionId: string, room: string, messages: MessageFrame[], hasMore: boolean) {
+    for (const frame of chunkHistory(room, messages, hasMore)) await this.send(connectionId, frame);
+  }
+
+  private send(connectionId: string, frame: ServerFrame): Promise<void> {
+    return sendFrame(this.deps.api, connectionId, frame);
+  }
+
+  private nowSeconds(): number {
+    return toEpochSeconds(this.deps.clock());
+  }
+}
+
+const userOf = (connection: Pick<ConnectionRecord, "userId" | "name">) =>
+  connection.name ? { userId: connection.userId, name: connection.name } : { userId: connection.userId };
+
+async function* recipientsOf(members: AsyncIterable<Member[]>, except?: string): AsyncGenerator<Recipient[]> {
+  for await (const page of members) {
+    yield page.filter((member) => member.connectionId !== except);
+  }
+}

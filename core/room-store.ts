@@ -1,0 +1,156 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { type Clock, toEpochSeconds } from "./clock.js";
+import type { ChatUser, MessageFrame } from "./protocol.js";
+import { type MemberItem, type MessageItem, messageId, RoomTable, SortKey } from "./room-table.js";
+
+/** What a Query of members returns: enough to send to, close, and show in presence. */
+export type Member = Pick<MemberItem, "connectionId" | "userId" | "name" | "expiresAt">;
+
+/** A page of history, oldest first. */
+export interface HistoryPage {
+  messages: MessageFrame[];
+  hasMore: boolean;
+}
+
+const MEMBER_PROJECTION = "connectionId, userId, #name, expiresAt";
+
+/** Room membership, message history and sequence numbers, all by Query on the room's partition. */
+export class RoomStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async addMember(member: Omit<MemberItem, "sk">): Promise<void> {
+    const item: MemberItem = { ...member, sk: SortKey.member(member.userId, member.connectionId) };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async removeMember(room: string, userId: string, connectionId: string): Promise<void> {
+    await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: this.key(room, SortKey.member(userId, connectionId)) }),
+    );
+  }
+
+  /** Carries a refreshed session's end onto the connection's memberships, so broadcasts keep sending to it. */
+  async setMemberExpiry(room: string, userId: string, connectionId: string, expiresAt: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(room, SortKey.member(userId, connectionId)),
+          UpdateExpression: "SET expiresAt = :exp",
+          ConditionExpression: "attribute_exists(sk)",
+          ExpressionAttributeValues: { ":exp": expiresAt },
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+    }
+  }
+
+  /** The room's live connections, a page at a time. */
+  async *members(room: string, pageSize = 1000): AsyncGenerator<Member[]> {
+    yield* this.queryMembers(room, SortKey.anyMember, pageSize);
+  }
+
+  /** Whether `userId` has a live connection in the room other than `exceptConnectionId`. */
+  async isPresent(room: string, userId: string, exceptConnectionId?: string): Promise<boolean> {
+    for await (const page of this.queryMembers(room, SortKey.membersOf(userId), 100)) {
+      if (page.some((member) => member.connectionId !== exceptConnectionId)) return true;
+    }
+    return false;
+  }
+
+  /** Users online in the room, each once however many connections they have, up to `max`. */
+  async presence(room: string, max: number): Promise<ChatUser[]> {
+    const users = new Map<string, ChatUser>();
+    // Members sort by user id, so a user's connections are adjacent and the loop can stop at `max` users.
+    for await (const page of this.members(room)) {
+      for (const { userId, name } of page) {
+        if (users.size >= max && !users.has(userId)) return [...users.values()];
+        users.set(userId, name ? { userId, name } : { userId });
+      }
+    }
+    return [...users.values()];
+  }
+
+  /** The next message id of the room: an atomic counter, so ids strictly increase whichever Lambda asks. */
+  async nextMessageId(room: string): Promise<string> {
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(room, SortKey.counter),
+        UpdateExpression: "ADD #last :one",
+        ExpressionAttributeNames: { "#last": "last" },
+        ExpressionAttributeValues: { ":one": 1 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return messageId(Number(Attributes?.last));
+  }
+
+  async saveMessage(message: MessageFrame, ttl: number): Promise<void> {
+    const item: MessageItem = { ...message, sk: SortKey.message(message.id), ttl };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /** The newest `limit` messages, or those just before `before`, or just after `after`; oldest first. */
+  async history(room: string, options: { limit: number; before?: string; after?: string }): Promise<HistoryPage> {
+    const { limit, before, after } = options;
+    const newestFirst = after === undefined;
+    // Ids are zero-padded numbers, so the neighbours of an id bound the range exactly (BETWEEN is inclusive).
+    const low = after === undefined ? SortKey.anyMessage : SortKey.message(messageId(Number(after) + 1));
+    const high = before === undefined ? `${SortKey.anyMessage}~` : SortKey.message(messageId(Number(before) - 1));
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "#room = :room AND #sk BETWEEN :low AND :high",
+        ExpressionAttributeNames: { "#room": RoomTable.partitionKey, "#sk": RoomTable.sortKey },
+        ExpressionAttributeValues: { ":room": room, ":low": low, ":high": high },
+        ScanIndexForward: !newestFirst,
+        Limit: limit + 1,
+      }),
+    );
+    const now = toEpochSeconds(this.clock());
+    const page = (Items as MessageItem[]).slice(0, limit).filter((item) => item.ttl > now);
+    const messages = page.map(({ sk: _sk, ttl: _ttl, ...message }) => message);
+    return { messages: newestFirst ? messages.reverse() : messages, hasMore: Items.length > limit };
+  }
+
+  private key(room: string, sk: string) {
+    return { [RoomTable.partitionKey]: room, [RoomTable.sortKey]: sk };
+  }
+
+  private async *queryMembers(room: string, prefix: string, pageSize: number): AsyncGenerator<Member[]> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "#room = :room AND begins_with(#sk, :prefix)",
+          FilterExpression: "#ttl > :now",
+          ProjectionExpression: MEMBER_PROJECTION,
+          ExpressionAttributeNames: {
+            "#room": RoomTable.partitionKey,
+            "#sk": RoomTable.sortKey,
+            "#ttl": RoomTable.timeToLiveAttribute,
+            "#name": "name",
+          },
+          ExpressionAttributeValues: { ":room": room, ":prefix": prefix, ":now": toEpochSeconds(this.clock()) },
+          Limit: pageSize,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      startKey = page.LastEvaluatedKey;
+      if (page.Items?.length) yield page.Items as Member[];
+    } while (startKey);
+  }
+}

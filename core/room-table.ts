@@ -1,0 +1,63 @@
+import type { ChatUser, MessageFrame } from "./protocol.js";
+
+/**
+ * The rooms table, one partition per room holding three kinds of item, so that a room's members, its history and
+ * its message counter are all read with a Query on the room (never a Scan):
+ *
+ * | sort key                          | item                                              |
+ * | --------------------------------- | ------------------------------------------------- |
+ * | `member#<userId>#<connectionId>`  | a connection in the room (fan-out and presence)   |
+ * | `message#<id>`                    | a stored message (history), expires by TTL        |
+ * | `#counter`                        | the last message sequence number given out        |
+ *
+ * Members sort by user, so "is this user still here" is a Query on `member#<userId>#`.
+ */
+export const RoomTable = {
+  partitionKey: "room",
+  sortKey: "sk",
+  timeToLiveAttribute: "ttl",
+} as const;
+
+export const SortKey = {
+  member: (userId: string, connectionId: string) => `member#${userId}#${connectionId}`,
+  membersOf: (userId: string) => `member#${userId}#`,
+  anyMember: "member#",
+  message: (id: string) => `message#${id}`,
+  anyMessage: "message#",
+  counter: "#counter",
+} as const;
+
+export interface MemberItem extends ChatUser {
+  room: string;
+  sk: string;
+  connectionId: string;
+  /** The connection's session end, epoch seconds: broadcasts close connections past it. */
+  expiresAt: number;
+  /** The connection record's TTL. */
+  ttl: number;
+}
+
+export interface MessageItem extends MessageFrame {
+  sk: string;
+  ttl: number;
+}
+
+/** Message ids are the room's sequence number, zero-padded so that text order is number order. */
+export const messageId = (sequence: number): string => String(sequence).padStart(12, "0");
+export const MESSAGE_ID_PATTERN = /^\d{12}$/;
+
+/** DynamoDB `CreateTable` input for the table, for the sandbox and the tests. */
+export function roomTableCreateInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST" as const,
+    AttributeDefinitions: [
+      { AttributeName: RoomTable.partitionKey, AttributeType: "S" as const },
+      { AttributeName: RoomTable.sortKey, AttributeType: "S" as const },
+    ],
+    KeySchema: [
+      { AttributeName: RoomTable.partitionKey, KeyType: "HASH" as const },
+      { AttributeName: RoomTable.sortKey, KeyType: "RANGE" as const },
+    ],
+  };
+}

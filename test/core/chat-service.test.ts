@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatService } from "../../core/chat-service.js";
+import { type ClientRequest, parseClientRequest } from "../../core/client-request.js";
+import { InvalidRequestError } from "../../core/errors.js";
+import { createConnectHandler } from "../../core/handlers/connect.js";
+import { Logger } from "../../core/logger.js";
+import { startTables } from "./chat-tables.js";
+import { webSocketEvent } from "./handler-events.js";
+import { RecordingApi } from "./recording-api.js";
+
+// Rooms, history and presence through the real stores on a real DynamoDB implementation (dynalite).
+const quiet = new Logger({ sink: () => {} });
+let tables: Awaited<ReturnType<typeof startTables>>;
+beforeAll(async () => {
+  tables = await startTables();
+});
+afterAll(() => tables.close());
+
+async function chatRoom() {
+  let now = 1_795_932_000_000;
+  const clock = () => now;
+  const { connections, rooms } = await tables.fresh(clock);
+  const api = new RecordingApi();
+  const chat = new ChatService({
+    connections,
+    rooms,
+    api,
+    clock,
+    logger: quiet,
+    rateLimit: { burst: 1000, perSecond: 1000 },
+  });
+  const connect = createConnectHandler({ store: connections, rooms, clock, logger: quiet });
+  /** Opens a connection for a user, as `$connect` does. */
+  const open = async (connectionId: string, userId: string, name = userId) => {
+    const authorizer = { userId, name, sessionHandle: "s", tenantId: "public", expiresAt: now / 1000 + 3600 };
+    const event = webSocketEvent("$connect", { connectionId, authorizer });
+    event.requestContext.connectedAt = now;
+    expect((await connect(event)).statusCode).toBe(200);
+  };
+  const act = (connectionId: string, request: Record<string, unknown>) =>
+    chat.handle(connectionId, parseClientRequest(JSON.stringify(request)) as ClientRequest, quiet);
+  const say = (connectionId: string, text: string, room = "lobby") =>
+    act(connectionId, { action: "sendmessage", room, text });
+  return { chat, api, connections, rooms, open, act, say, tick: (ms: number) => (now += ms) };
+}
+
+const texts = (frames: { text: string }[]) => frames.map((f) => f.text);
+
+describe("rooms", () => {
+  it("puts every new connection in the lobby, where messages reach it", async () => {
+    const { api, open, say } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    await say("a", "hello lobby");
+    expect(texts(api.of("b", "message"))).toEqual(["hello lobby"]);
+    expect(api.of("a", "message")[0]).toMatchObject({ room: "lobby", sender: { userId: "ada", name: "ada" } });
+  });
+
+  it("delivers a room's messages to its members only", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    await open("c", "cy");
+    await act("a", { action: "join", room: "dev" });
+    await act("b", { action: "join", room: "dev" });
+    await say("a", "in dev", "dev");
+    expect(texts(api.of("b", "message"))).toEqual(["in dev"]);
+    expect(api.of("c", "message")).toEqual([]);
+  });
+
+  it("refuses to send to a room the connection has not joined", async () => {
+    const { open, say } = await chatRoom();
+    await open("a", "ada");
+    await expect(say("a", "hi", "secret")).rejects.toMatchObject({ code: "not_a_member" });
+  });
+
+  it("stops delivering to a connection that left the room", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await act("a", { action: "join", room: "dev" });
+    await act("b", { action: "leave", room: "dev" });
+    await say("a", "anyone?", "dev");
+    expect(api.of("b", "message")).toEqual([]);
+  });
+
+  it("limits how many rooms one connection is in", async () => {
+    const { open, act } = await chatRoom();
+    await open("a", "ada");
+    for (let i = 1; i < 20; i++) await act("a", { action: "join", room: `r${i}` });
+    await expect(act("a", { action: "join", room: "one-too-many" })).rejects.toMatchObject({ code: "too_many_rooms" });
+    await act("a", { action: "join", room: "r1" }); // joining again is no change
+  });
+
+  it.each(["", "UPPER", "has space", "-dash-first", "x".repeat(33), "émoji"])("refuses the room name %j", (room) => {
+    expect(() => parseClientRequest(JSON.stringify({ action: "join", room }))).toThrow(InvalidRequestError);
+  });
+});
+
+describe("history", () => {
+  it("gives each room strictly increasing ids and sends the latest 50 on join, oldest first", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    for (let i = 1; i <= 60; i++) await say("a", `m${i}`);
+    await open("b", "bob");
+    await act("b", { action: "join", room: "lobby" });
+    const [history] = api.of("b", "history");
+    expect(history?.messages).toHaveLength(50);
+    expect(texts(history?.messages ?? [])).toEqual(Array.from({ length: 50 }, (_, i) => `m${i + 11}`));
+    expect(history?.hasMore).toBe(true);
+    const ids = history?.messages.map((m) => m.id) ?? [];
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("pages further back with before, and says when there is no more", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    for (let i = 1; i <= 60; i++) await say("a", `m${i}`);
+    await act("a", { action: "join", room: "lobby" });
+    const oldest = api.of("a", "history")[0]?.messages[0]?.id;
+    await act("a", { action: "history", room: "lobby", before: oldest });
+    const page = api.of("a", "history")[1];
+    expect(texts(page?.messages ?? [])).toEqual(Array.from({ length: 10 }, (_, i) => `m${i + 1}`));
+    expect(page?.hasMore).toBe(false);
+  });
+
+  it("catches a reconnecting client up on everything after the last id it saw, without duplicates", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    await open("b1", "bob");
+    await say("a", "before the drop");
+    const lastSeen = api.of("b1", "message").at(-1)?.id;
+    // b1's phone loses signal; three messages go by; b2 is the same page reconnected.
+    for (const text of ["while away 1", "while away 2", "while away 3"]) await say("a", text);
+    await open("b2", "bob");
+    await act("b2", { action: "join", room: "lobby", after: lastSeen });
+    expect(texts(api.of("b2", "history")[0]?.messages ?? [])).toEqual(["while away 1", "while away 2", "while away 3"]);
+  });
+
+  it("keeps messages for the retention period only", async () => {
+    const { api, open, act, say, tick } = await chatRoom();
+    await open("a", "ada");
+    await say("a", "old news");
+    tick(31 * 24 * 3600 * 1000);
+    await open("b", "bob");
+    await act("b", { action: "join", room: "lobby" });
+    expect(api.of("b", "history")[0]?.messages).toEqual([]);
+  });
+
+  it("splits a history of long messages into frames that each fit in one PostToConnection", async () => {
+    const { api, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    for (let i = 0; i < 50; i++) await say("a", "😀".repeat(2000));
+    await act("a", { action: "join", room: "lobby" });
+    const frames = api.of("a", "history");
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.every((f) => Buffer.byteLength(JSON.stringify(f)) <= 131_072)).toBe(true);
+    expect(frames.flatMap((f) => f.messages)).toHaveLength(50);
+  });
+});
+
+describe("presence", () => {
+  it("tells a joiner who is online, each user once, and tells the room about the joiner", async () => {
+    const { api, open, act } = await chatRoom();
+    await open("a1", "ada");
+    await open("a2", "ada");
+    await act("a1", { action: "join", room: "dev" });
+    await act("a2", { action: "join", room: "dev" });
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    expect(
+      api
+        .of("b", "presence")[0]
+        ?.users.map((u) => u.userId)
+        .sort(),
+    ).toEqual(["ada", "bob"]);
+    expect(api.of("a1", "joined").map((f) => f.user.userId)).toEqual(["bob"]);
+    // ada's second tab was not news to the room
+    expect(api.of("b", "joined")).toEqual([]);
+  });
+
+  it("announces that a user left only when their last connection goes", async () => {
+    const { chat, api, open, act } = await chatRoom();
+    await open("a1", "ada");
+    await open("a2", "ada");
+    await open("b", "bob");
+    for (const id of ["a1", "a2", "b"]) await act(id, { action: "join", room: "dev" });
+    await chat.removeConnection("a1", true);
+    expect(api.of("b", "left")).toEqual([]);
+    await chat.removeConnection("a2", true);
+    expect(api.of("b", "left").map((f) => [f.room, f.user.userId])).toEqual(
+      expect.arrayContaining([
+        ["dev", "ada"],
+        ["lobby", "ada"],
+      ]),
+    );
+  });
+
+  it("forgets a connection that turns out to be gone, and the room hears its user left", async () => {
+    const { api, connections, open, act, say } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    await act("a", { action: "join", room: "lobby" });
+    api.gone.add("b");
+    await say("a", "still there?");
+    expect(await connections.get("b")).toBeUndefined();
+    expect(api.of("a", "left").map((f) => f.user.userId)).toEqual(["bob"]);
+  });
+});
