@@ -43,6 +43,9 @@ export interface ChatServiceDeps {
   fanout?: FanoutOptions;
 }
 
+/** API Gateway's integration timeout: no `$connect` runs longer. */
+const CONNECT_GRACE_MS = 29_000;
+
 /** Ends a connection whose session is over: the sender gets the error frame, then the socket is closed. */
 export class SessionEndedError extends InvalidRequestError {}
 
@@ -101,8 +104,22 @@ export class ChatService {
    * last connection hear that the user left.
    */
   async removeConnection(connectionId: string, announce: boolean): Promise<void> {
+    await this.forget(connectionId, await this.deps.connections.get(connectionId), announce);
+  }
+
+  /**
+   * Forgets a connection that a send found gone (410). API Gateway also answers 410 for a socket whose `$connect` is
+   * still running, and that one is about to open: a connection younger than the integration timeout is left alone
+   * (if it really is gone, its TTL, `$disconnect` or a later broadcast removes it).
+   */
+  private async forgetGone(connectionId: string, announce: boolean): Promise<void> {
+    const connection = await this.deps.connections.get(connectionId);
+    if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
+    await this.forget(connectionId, connection, announce);
+  }
+
+  private async forget(connectionId: string, connection: ConnectionRecord | undefined, announce: boolean) {
     const { connections, rooms } = this.deps;
-    const connection = await connections.get(connectionId);
     for (const room of connection?.rooms ?? []) {
       if (!connection) break;
       await rooms.removeMember(room, connection.userId, connectionId);
@@ -242,7 +259,7 @@ export class ChatService {
       recipients: recipientsOf(this.deps.rooms.members(room), options.except),
       data: JSON.stringify(frame),
       expiredAt: this.nowSeconds(),
-      onGone: (id) => this.removeConnection(id, !options.silentCleanup),
+      onGone: (id) => this.forgetGone(id, !options.silentCleanup),
       onExpired: (id) => this.deps.api.close(id),
     });
   }

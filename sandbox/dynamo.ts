@@ -6,6 +6,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
 import { createDocumentClient } from "../core/aws-clients.js";
 import { connectionTableCreateInput } from "../core/connection-table.js";
+import { roomTableCreateInput } from "../core/room-table.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { SandboxStartError } from "./errors.js";
 
@@ -20,27 +21,41 @@ export type DynamoOptions =
 export interface SandboxDynamo {
   readonly kind: DynamoOptions["kind"];
   readonly endpoint: string;
+  /** The connections table. */
   readonly tableName: string;
+  /** The rooms table: memberships, history, counters. */
+  readonly roomsTableName: string;
   /** A document client on the table's endpoint, for tests that look at the records. */
   readonly client: DynamoDBDocumentClient;
   readonly description: string;
   close(): Promise<void>;
 }
 
-/** Starts (or reaches) DynamoDB and creates the connections table from the stack's own definition. */
-export async function startDynamo(options: DynamoOptions, tableName: string, host: string): Promise<SandboxDynamo> {
+/** Starts (or reaches) DynamoDB and creates the chat's tables from the stack's own definitions. */
+export async function startDynamo(
+  options: DynamoOptions,
+  tables: { connections: string; rooms: string },
+  host: string,
+): Promise<SandboxDynamo> {
   const running = await run(options, host);
-  try {
-    await createTable(running.endpoint, tableName);
-  } catch (err) {
-    await running.close();
-    throw new SandboxStartError(running.description, `could not create table ${tableName}: ${String(err)}`, err);
+  for (const input of [connectionTableCreateInput(tables.connections), roomTableCreateInput(tables.rooms)]) {
+    try {
+      await createTable(running.endpoint, input);
+    } catch (err) {
+      await running.close();
+      throw new SandboxStartError(
+        running.description,
+        `could not create table ${input.TableName}: ${String(err)}`,
+        err,
+      );
+    }
   }
   const client = createDocumentClient({ endpoint: running.endpoint });
   return {
     kind: options.kind,
     endpoint: running.endpoint,
-    tableName,
+    tableName: tables.connections,
+    roomsTableName: tables.rooms,
     client,
     description: running.description,
     async close() {
@@ -72,14 +87,18 @@ async function run(options: DynamoOptions, host: string) {
   }
 }
 
-async function createTable(endpoint: string, tableName: string): Promise<void> {
+async function createTable(
+  endpoint: string,
+  input: ReturnType<typeof connectionTableCreateInput | typeof roomTableCreateInput>,
+): Promise<void> {
+  const tableName = input.TableName;
   const client = new DynamoDBClient({
     endpoint,
     region: "local",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   try {
-    await client.send(new CreateTableCommand(connectionTableCreateInput(tableName))).catch((err: unknown) => {
+    await client.send(new CreateTableCommand(input)).catch((err: unknown) => {
       // An endpoint that outlives sandboxes may have the table already.
       if ((err as Error).name !== "ResourceInUseException") throw err;
     });

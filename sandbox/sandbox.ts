@@ -56,6 +56,8 @@ export interface SandboxOptions {
   dynamo?: DynamoOptions;
   /** @default "chat-connections" */
   tableName?: string;
+  /** @default "chat-rooms" */
+  roomsTableName?: string;
   /**
    * Put a proxy between the handlers and DynamoDB that can answer chosen calls with throttling errors or delays
    * (`hooks.dynamoFaults`). @default false: the handlers talk to DynamoDB directly
@@ -168,7 +170,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   try {
     const dynamo = await startDynamo(
       options.dynamo ?? { kind: "dynalite" },
-      options.tableName ?? "chat-connections",
+      { connections: options.tableName ?? "chat-connections", rooms: options.roomsTableName ?? "chat-rooms" },
       host,
     );
     undo.push(() => dynamo.close());
@@ -207,6 +209,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const env: Env = {
       ...options.handlerEnv,
       [EnvVar.TableName]: dynamo.tableName,
+      [EnvVar.RoomsTableName]: dynamo.roomsTableName,
       [EnvVar.CallbackUrl]: urls.management,
       [EnvVar.JwksUri]: auth.jwksUri,
       [EnvVar.Issuer]: auth.issuer,

@@ -199,13 +199,25 @@ describe("presence", () => {
   });
 
   it("forgets a connection that turns out to be gone, and the room hears its user left", async () => {
-    const { api, connections, open, act, say } = await chatRoom();
+    const { api, connections, open, act, say, tick } = await chatRoom();
     await open("a", "ada");
     await open("b", "bob");
     await act("a", { action: "join", room: "lobby" });
     api.gone.add("b");
+    tick(30_000);
     await say("a", "still there?");
     expect(await connections.get("b")).toBeUndefined();
     expect(api.of("a", "left").map((f) => f.user.userId)).toEqual(["bob"]);
+  });
+
+  it("keeps a connection that answers 410 while its $connect may still be running", async () => {
+    const { api, connections, open, say, tick } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    api.gone.add("b"); // API Gateway answers 410 until the socket is open
+    tick(5_000);
+    await say("a", "welcome");
+    expect(await connections.get("b")).toBeDefined();
+    expect(api.of("a", "left")).toEqual([]);
   });
 });
