@@ -112,7 +112,7 @@ export class ChatService {
    * still running, and that one is about to open: a connection younger than the integration timeout is left alone
    * (if it really is gone, its TTL, `$disconnect` or a later broadcast removes it).
    */
-  private async forgetGone(connectionId: string, announce: boolean): Promise<void> {
+  async forgetGone(connectionId: string, announce = true): Promise<void> {
     const connection = await this.deps.connections.get(connectionId);
     if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
     await this.forget(connectionId, connection, announce);

@@ -1,16 +1,16 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { createManagementClient } from "../aws-clients.js";
 import { Broadcaster, type BroadcastOptions, onePage } from "../broadcast.js";
+import type { ChatService } from "../chat-service.js";
 import { systemClock } from "../clock.js";
-import type { ConnectionStore } from "../connection-store.js";
-import { type ConnectionsApi, ManagementApiConnections } from "../connections-api.js";
-import { type Env, EnvVar, requireEnv } from "../env.js";
+import type { ConnectionsApi } from "../connections-api.js";
+import type { Env } from "../env.js";
 import type { FanoutBatch } from "../fanout-queue.js";
 import type { Logger } from "../logger.js";
-import { type FromEnvOptions, loggerFromEnv, storeFromEnv } from "./env-deps.js";
+import { chatServiceFromEnv, type FromEnvOptions, loggerFromEnv, managementFromEnv } from "./env-deps.js";
 
 export interface FanoutWorkerDeps {
-  store: Pick<ConnectionStore, "delete">;
+  /** Cleans up after connections found gone, as the message handler does. */
+  chat: Pick<ChatService, "forgetGone">;
   connections: ConnectionsApi;
   logger: Logger;
   broadcast?: BroadcastOptions;
@@ -21,7 +21,7 @@ export interface FanoutWorkerDeps {
  * not be worked on at all; per-connection failures are the broadcaster's to count, since a retry would send the
  * frame twice to everyone else in the batch.
  */
-export function createFanoutWorkerHandler({ store, connections, logger, broadcast }: FanoutWorkerDeps) {
+export function createFanoutWorkerHandler({ chat, connections, logger, broadcast }: FanoutWorkerDeps) {
   const broadcaster = new Broadcaster(connections, logger, broadcast);
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
@@ -39,7 +39,7 @@ export function createFanoutWorkerHandler({ store, connections, logger, broadcas
           recipients: onePage(batch.recipients),
           data: batch.data,
           expiredAt: batch.expiredAt,
-          onGone: (id) => store.delete(id),
+          onGone: (id) => chat.forgetGone(id),
           onExpired: (id) => connections.close(id),
         });
         logger.info("fan-out batch sent", { messageId: record.messageId, ...result });
@@ -53,11 +53,10 @@ export function createFanoutWorkerHandler({ store, connections, logger, broadcas
 }
 
 export function fanoutWorkerFromEnv(env: Env, options: FromEnvOptions = {}) {
+  const logger = options.logger ?? loggerFromEnv(env);
   return createFanoutWorkerHandler({
-    store: storeFromEnv(env, options.clock ?? systemClock),
-    connections: new ManagementApiConnections(
-      createManagementClient({ endpoint: requireEnv(env, EnvVar.CallbackUrl) }),
-    ),
-    logger: options.logger ?? loggerFromEnv(env),
+    chat: chatServiceFromEnv(env, { clock: options.clock ?? systemClock, logger, fanoutQueue: options.fanoutQueue }),
+    connections: managementFromEnv(env),
+    logger,
   });
 }

@@ -91,7 +91,7 @@ describe("fan-out worker", () => {
     const { api, delivered, closed } = fakeConnections(["c1"]);
     const deleted: string[] = [];
     const handler = createFanoutWorkerHandler({
-      store: { delete: async (id) => void deleted.push(id) },
+      chat: { forgetGone: async (id) => void deleted.push(id) },
       connections: api,
       logger: quiet,
     });
@@ -112,7 +112,11 @@ describe("fan-out worker", () => {
 
   it("drops a malformed batch instead of retrying it forever, and still works on the others", async () => {
     const { api, delivered } = fakeConnections();
-    const handler = createFanoutWorkerHandler({ store: { delete: async () => {} }, connections: api, logger: quiet });
+    const handler = createFanoutWorkerHandler({
+      chat: { forgetGone: async () => {} },
+      connections: api,
+      logger: quiet,
+    });
     const good = JSON.stringify({ data: "{}", expiredAt: 0, recipients: [{ connectionId: "c9" }] });
     expect(await handler(sqsEvent("not json", good))).toEqual({ batchItemFailures: [] });
     expect(delivered).toEqual(["c9"]);
