@@ -14,18 +14,18 @@ beforeAll(async () => {
 });
 afterAll(() => tables.close());
 
+/** A `$connect` handler over fresh tables. */
+async function connectHandler(logger = new Logger({ sink: () => {} })) {
+  const { connections, rooms } = await tables.fresh(() => now);
+  return { connections, rooms, handler: createConnectHandler({ store: connections, rooms, clock: () => now, logger }) };
+}
+
 const authorizer = { userId: "u-1", sessionHandle: "s", tenantId: "acme", expiresAt: "1795935600", name: "Ada" };
 
 describe("$connect and $disconnect handlers", () => {
   it("stores who is on the connection, with the token's expiry and a TTL past API Gateway's 2-hour limit", async () => {
-    const { connections, rooms } = await tables.fresh(() => now);
     const logs = captureLogs();
-    const handler = createConnectHandler({
-      store: connections,
-      rooms,
-      clock: () => now,
-      logger: new Logger({ sink: logs.sink }),
-    });
+    const { connections, rooms, handler } = await connectHandler(new Logger({ sink: logs.sink }));
     const event = webSocketEvent("$connect", { authorizer });
     expect(await handler(event)).toEqual({ statusCode: 200 });
     const connectedAt = event.requestContext.connectedAt;
@@ -44,13 +44,7 @@ describe("$connect and $disconnect handlers", () => {
   });
 
   it("echoes the chat subprotocol when the token came that way", async () => {
-    const { connections, rooms } = await tables.fresh(() => now);
-    const handler = createConnectHandler({
-      store: connections,
-      rooms,
-      clock: () => now,
-      logger: new Logger({ sink: () => {} }),
-    });
+    const { connections, handler } = await connectHandler();
     const event = webSocketEvent("$connect", { authorizer });
     event.headers = { "Sec-WebSocket-Protocol": "supertokens-chat, eyJ.x.y" };
     expect(await handler(event)).toEqual({
@@ -60,23 +54,15 @@ describe("$connect and $disconnect handlers", () => {
   });
 
   it("refuses a $connect that reached it without an authorizer context", async () => {
-    const { connections, rooms } = await tables.fresh(() => now);
-    const handler = createConnectHandler({
-      store: connections,
-      rooms,
-      clock: () => now,
-      logger: new Logger({ sink: () => {} }),
-    });
+    const { connections, handler } = await connectHandler();
     expect(await handler(webSocketEvent("$connect"))).toEqual({ statusCode: 403 });
     expect(await connections.get("conn-A=")).toBeUndefined();
   });
 
   it("forgets the connection and its memberships on $disconnect", async () => {
-    const { connections, rooms } = await tables.fresh(() => now);
     const logger = new Logger({ sink: () => {} });
-    await createConnectHandler({ store: connections, rooms, clock: () => now, logger })(
-      webSocketEvent("$connect", { authorizer }),
-    );
+    const { connections, rooms, handler } = await connectHandler(logger);
+    await handler(webSocketEvent("$connect", { authorizer }));
     const chat = new ChatService({ connections, rooms, api: new RecordingApi(), clock: () => now, logger });
     expect(await createDisconnectHandler({ chat, logger })(webSocketEvent("$disconnect"))).toEqual({ statusCode: 200 });
     expect(await connections.get("conn-A=")).toBeUndefined();
