@@ -44,7 +44,7 @@ describe("$connect and $disconnect handlers", () => {
   });
 
   it("echoes the chat subprotocol when the token came that way", async () => {
-    const { connections, handler } = await connectHandler();
+    const { handler } = await connectHandler();
     const event = webSocketEvent("$connect", { authorizer });
     event.headers = { "Sec-WebSocket-Protocol": "supertokens-chat, eyJ.x.y" };
     expect(await handler(event)).toEqual({
