@@ -15,7 +15,12 @@ export interface AuthorizerContext {
 
 /** A WebSocket event as API Gateway sends it to a Lambda integration, with the authorizer's context when there is one. */
 export interface WebSocketEvent {
-  requestContext: APIGatewayEventWebsocketRequestContextV2 & {
+  /** `messageId` is on MESSAGE events only, although `aws-lambda`'s context type always declares it. */
+  requestContext: Omit<APIGatewayEventWebsocketRequestContextV2, "messageId"> & {
+    messageId?: string;
+    /** On DISCONNECT events: the close code and reason (1005/1006 when the client sent none or vanished). */
+    disconnectStatusCode?: number;
+    disconnectReason?: string;
     authorizer?: Partial<Record<keyof AuthorizerContext | "principalId", string | number>>;
     identity?: { sourceIp?: string };
   };
@@ -35,6 +40,7 @@ export interface WebSocketAuthorizerEvent {
   multiValueHeaders?: Record<string, string[] | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
   multiValueQueryStringParameters?: Record<string, string[] | undefined> | null;
+  stageVariables?: Record<string, string | undefined> | null;
   requestContext: WebSocketEvent["requestContext"];
 }
 

@@ -1,13 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Clock } from "../core/clock.js";
+import { AUTH_BASE_PATH, type SiteAuthConfig } from "../core/site-config.js";
 import { createDevAuth } from "./dev-auth.js";
 import type { DevIssuer } from "./dev-issuer.js";
-import { UnsupportedModeError } from "./errors.js";
 import { createExternalAuth } from "./external-auth.js";
-
-/** SuperTokens' default `apiBasePath`; the dev issuer serves its routes under it too. */
-export const AUTH_BASE_PATH = "/auth";
+import { checkConnectionUri, createSuperTokensAuth } from "./supertokens-auth.js";
 
 /** Where tokens come from. */
 export type AuthOptions =
@@ -21,45 +19,43 @@ export type AuthOptions =
     }
   /** An issuer elsewhere, trusted exactly as the stack's `jwksUri`/`issuer` context values make it trusted. */
   | { kind: "external"; jwksUri: string; issuer: string }
-  /** The real supertokens-node backend at `/auth/*` against a SuperTokens core. Not built yet. */
+  /**
+   * The real supertokens-node backend at `/auth/*` against a SuperTokens core. One sandbox per process in this mode:
+   * supertokens-node keeps its settings process-wide.
+   */
   | { kind: "supertokens"; connectionUri: string; apiKey?: string };
-
-/** The `auth` section of `/config.json`; the same shape on AWS, where `mode` is `supertokens`. */
-export interface WebAuthConfig {
-  mode: "development" | "supertokens";
-  apiDomain: string;
-  apiBasePath: string;
-}
 
 /**
  * One way of signing people in. The page server hands it requests under `/auth`; the authorizer is configured with
- * its `issuer` and `jwksUri`. The real SuperTokens backend plugs in here as a third implementation.
+ * its `issuer` and `jwksUri`.
  */
 export interface AuthBackend {
   readonly issuer: string;
   readonly jwksUri: string;
-  readonly webConfig: WebAuthConfig;
+  readonly webConfig: SiteAuthConfig;
   /** Present for the development issuer, so tests can sign tokens with chosen claims. */
   readonly devIssuer?: DevIssuer;
   /** Serves `req` if it is one of the backend's routes; resolves false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>;
-  /** Lines for the start banner: what is trusted, and a warning where due. */
+  /** Lines for the start banner: what is trusted, and a warning where due. Never a secret. */
   describe(): string[];
 }
 
+/** What every backend is told about the sandbox it runs in. */
+export interface AuthContext {
+  /** The page server's origin, where `/auth/*` is served. */
+  pageOrigin: string;
+  appName: string;
+  clock: Clock;
+}
+
 /**
- * Fails fast, before anything starts, on auth settings that cannot work: the SuperTokens backend that does not
- * exist yet, an external JWKS that is not https (or loopback http), URLs that are not URLs.
+ * Fails fast, before anything starts, on auth settings that cannot work: an external JWKS that is not https (or
+ * loopback http), URLs that are not URLs.
  */
 export function checkAuthOptions(options: AuthOptions): void {
-  if (options.kind === "supertokens") {
-    throw new UnsupportedModeError(
-      "SUPERTOKENS_CONNECTION_URI",
-      "running the real SuperTokens backend arrives with the auth backend issue; until then unset it and use " +
-        "the development issuer (default) or AUTH_JWKS_URI/AUTH_ISSUER",
-    );
-  }
   if (options.kind === "external") createExternalAuth(options);
+  if (options.kind === "supertokens") checkConnectionUri(options.connectionUri);
 }
 
 /**
@@ -67,23 +63,26 @@ export function checkAuthOptions(options: AuthOptions): void {
  */
 export async function createAuthBackend(
   options: AuthOptions,
-  pageOrigin: string,
-  clock: Clock,
+  context: AuthContext,
   signingKey?: Promise<KeyObject>,
 ): Promise<AuthBackend> {
   switch (options.kind) {
     case "development":
       return createDevAuth({
-        pageOrigin,
+        pageOrigin: context.pageOrigin,
         basePath: AUTH_BASE_PATH,
         tokenTtlSeconds: options.tokenTtlSeconds,
         privateKey: await (signingKey ?? options.signingKey),
-        clock,
+        clock: context.clock,
       });
     case "external":
       return createExternalAuth(options);
     case "supertokens":
-      checkAuthOptions(options);
-      throw new UnsupportedModeError("SUPERTOKENS_CONNECTION_URI", "not built yet");
+      return createSuperTokensAuth({
+        connectionUri: options.connectionUri,
+        apiKey: options.apiKey,
+        pageOrigin: context.pageOrigin,
+        appName: context.appName,
+      });
   }
 }

@@ -5,6 +5,7 @@ import { TokenTransport } from "../core/protocol.js";
 import type { AuthOptions } from "./auth-backend.js";
 import type { DynamoOptions } from "./dynamo.js";
 import type { SandboxOptions } from "./sandbox.js";
+import { checkConnectionUri } from "./supertokens-auth.js";
 
 /** Environment variables `npm run dev` reads. */
 export const SandboxEnv = {
@@ -19,10 +20,11 @@ export const SandboxEnv = {
   LogLevel: "LOG_LEVEL",
   TokenTransport: "TOKEN_TRANSPORT",
   WebRoot: "WEB_ROOT",
+  FanoutWorkers: "FANOUT_WORKERS",
 } as const;
 
 /** Handler settings passed through unchanged, so the local chat can be tuned like the deployed one. */
-const HANDLER_PASSTHROUGH = [EnvVar.MessageBurst, EnvVar.MessagesPerSecond] as const;
+const HANDLER_PASSTHROUGH = [EnvVar.MessageBurst, EnvVar.MessagesPerSecond, EnvVar.FanoutBatchSize] as const;
 
 /** The sandbox's options from the environment; throws a `ConfigurationError` naming the variable at fault. */
 export function sandboxOptionsFromEnv(env: Env): SandboxOptions {
@@ -39,6 +41,10 @@ export function sandboxOptionsFromEnv(env: Env): SandboxOptions {
   );
   const gatewayPort = optional(env, SandboxEnv.GatewayPort);
   const webRoot = optional(env, SandboxEnv.WebRoot);
+  const fanoutWorkers = optional(env, SandboxEnv.FanoutWorkers);
+  if (fanoutWorkers !== undefined && !/^[1-9]\d{0,3}$/.test(fanoutWorkers)) {
+    throw new ConfigurationError(SandboxEnv.FanoutWorkers, `is "${fanoutWorkers}", not a whole number from 1 to 9999`);
+  }
   return {
     port: port(env, SandboxEnv.Port) ?? 3000,
     ...(gatewayPort === undefined ? {} : { gatewayPort: port(env, SandboxEnv.GatewayPort) }),
@@ -47,6 +53,7 @@ export function sandboxOptionsFromEnv(env: Env): SandboxOptions {
     ...(logLevel === undefined ? {} : { logLevel: logLevel as LogLevel }),
     ...(transport === undefined ? {} : { tokenTransport: transport as TokenTransport }),
     ...(webRoot === undefined ? {} : { webRoot }),
+    ...(fanoutWorkers === undefined ? {} : { fanoutWorkers: Number(fanoutWorkers) }),
     handlerEnv,
   };
 }
@@ -72,6 +79,7 @@ function authOptions(env: Env): AuthOptions {
     return { kind: "external", jwksUri, issuer };
   }
   if (connectionUri !== undefined) {
+    checkConnectionUri(connectionUri);
     const apiKey = optional(env, SandboxEnv.SupertokensApiKey);
     return { kind: "supertokens", connectionUri, ...(apiKey === undefined ? {} : { apiKey }) };
   }

@@ -18,6 +18,7 @@ export interface GatewayConnection {
   /** Epoch ms of the last client message. */
   lastActiveAt: number;
   readonly sourceIp: string;
+  readonly sourcePort?: number;
   readonly userAgent: string | undefined;
   readonly domainName: string;
   /** `principalId` and the authorizer's context, as integrations receive them. */
@@ -41,6 +42,8 @@ export interface ConnectionInfo {
   connectedAt: number;
   lastActiveAt: number;
   sourceIp: string;
+  /** The client's port: a test client finds its connection by its socket's local port. Not an API Gateway value. */
+  sourcePort?: number;
   userAgent: string | undefined;
   state: ConnectionState;
 }
@@ -89,6 +92,7 @@ export const toInfo = (connection: GatewayConnection): ConnectionInfo => ({
   connectedAt: connection.connectedAt,
   lastActiveAt: connection.lastActiveAt,
   sourceIp: connection.sourceIp,
+  sourcePort: connection.sourcePort,
   userAgent: connection.userAgent,
   state: connection.state,
 });

@@ -11,16 +11,6 @@ export class SandboxStartError extends ChatError {
   }
 }
 
-/** A mode that is accepted in the settings but not built yet (the real SuperTokens backend). */
-export class UnsupportedModeError extends ChatError {
-  constructor(
-    readonly mode: string,
-    detail: string,
-  ) {
-    super(`${mode}: ${detail}`);
-  }
-}
-
 /** An HTTP request the sandbox refuses; becomes a JSON error response with this status and code. */
 export class HttpError extends ChatError {
   constructor(

@@ -26,14 +26,7 @@ export interface EventBase {
 /** The authorizer's output as integrations see it: `principalId` and the context, every value a string. */
 export type AuthorizerContextStrings = Record<string, string>;
 
-type RequestContext = Omit<WebSocketEvent["requestContext"], "messageId"> & { messageId?: string };
-
-/**
- * API Gateway sends `messageId` on MESSAGE events only, while `aws-lambda`'s context type (and so core's) requires it
- * everywhere. The events are built to the wire shape and typed for the handlers here, in one place.
- */
-const forHandler = <T extends { requestContext: RequestContext }>(event: T) =>
-  event as unknown as T & { requestContext: WebSocketEvent["requestContext"] };
+type RequestContext = WebSocketEvent["requestContext"];
 
 export const methodArn = (stage: StageInfo, routeKey: string): string =>
   `arn:aws:execute-api:${stage.region}:${stage.accountId}:${stage.apiId}/${stage.stage}/${routeKey}`;
@@ -79,8 +72,8 @@ const connectIdentity = (base: EventBase) => ({
 
 /** The REQUEST authorizer event of `$connect`. */
 export function authorizerEvent(base: EventBase, request: UpgradeRequest): WebSocketAuthorizerEvent {
-  return forHandler({
-    type: "REQUEST" as const,
+  return {
+    type: "REQUEST",
     methodArn: methodArn(base.stage, "$connect"),
     headers: request.headers,
     multiValueHeaders: request.multiValueHeaders,
@@ -88,7 +81,7 @@ export function authorizerEvent(base: EventBase, request: UpgradeRequest): WebSo
     multiValueQueryStringParameters: request.multiValueQueryStringParameters,
     stageVariables: {},
     requestContext: requestContext(base, "$connect", "CONNECT", connectIdentity(base)),
-  });
+  };
 }
 
 /** `$connect`, after the authorizer allowed it. */
@@ -97,7 +90,7 @@ export function connectEvent(
   request: UpgradeRequest,
   authorizer: AuthorizerContextStrings,
 ): WebSocketEvent {
-  return forHandler({
+  return {
     headers: request.headers,
     multiValueHeaders: request.multiValueHeaders,
     ...(Object.keys(request.queryStringParameters).length > 0
@@ -108,7 +101,7 @@ export function connectEvent(
       : {}),
     requestContext: { ...requestContext(base, "$connect", "CONNECT", connectIdentity(base)), authorizer },
     isBase64Encoded: false,
-  });
+  };
 }
 
 /** A client message, on the route selection chose. Binary frames arrive base64-encoded. */
@@ -117,7 +110,7 @@ export function messageEvent(
   message: { routeKey: string; messageId: string; body: string; isBase64Encoded: boolean },
   authorizer: AuthorizerContextStrings | undefined,
 ): WebSocketEvent {
-  return forHandler({
+  return {
     requestContext: {
       ...requestContext(base, message.routeKey, "MESSAGE", { sourceIp: base.sourceIp }),
       messageId: message.messageId,
@@ -125,7 +118,7 @@ export function messageEvent(
     },
     body: message.body,
     isBase64Encoded: message.isBase64Encoded,
-  });
+  };
 }
 
 /** `$disconnect`, with the close code and reason (1005/1006 when the client sent none or vanished). */
@@ -135,7 +128,7 @@ export function disconnectEvent(
   authorizer: AuthorizerContextStrings | undefined,
 ): WebSocketEvent {
   const headers = { Host: base.domainName, "X-Forwarded-For": base.sourceIp };
-  return forHandler({
+  return {
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
     requestContext: {
@@ -145,5 +138,5 @@ export function disconnectEvent(
       ...(authorizer ? { authorizer } : {}),
     },
     isBase64Encoded: false,
-  });
+  };
 }

@@ -246,6 +246,7 @@ export class Gateway {
       connectedAt: base.connectedAt,
       lastActiveAt: base.connectedAt,
       sourceIp: base.sourceIp,
+      sourcePort: request.sourcePort,
       userAgent: base.userAgent,
       domainName: base.domainName,
       authorizer: { ...decision.context, principalId: decision.principalId },

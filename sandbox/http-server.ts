@@ -1,18 +1,21 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { AUTH_BASE_PATH, type AuthBackend } from "./auth-backend.js";
+import { AUTH_BASE_PATH, type SiteConfig } from "../core/site-config.js";
+import type { AuthBackend } from "./auth-backend.js";
 import { HttpError } from "./errors.js";
 import { methodNotAllowed, sendError, sendJson } from "./http-util.js";
 import { serveStatic } from "./static-files.js";
-import type { WebConfig } from "./web-config.js";
 
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
 export interface PageServerOptions {
   /** The built web page; when absent, `placeholderHtml` is served at `/`. */
   webRoot?: string;
-  webConfig: WebConfig;
+  /** `GET /config.json`, in the shape the stack deploys next to the page. */
+  webConfig: SiteConfig;
   auth: AuthBackend;
   placeholderHtml: string;
+  /** Told of failures that are not the client's fault (an auth backend whose core is unreachable, ...). */
+  onError?: (path: string, error: unknown) => void;
 }
 
 /**
@@ -21,14 +24,18 @@ export interface PageServerOptions {
  */
 export function createPageHandler(options: PageServerOptions): RequestListener {
   return (req, res) => {
-    void serve(req, res).catch((err: unknown) => sendError(res, err));
+    void serve(req, res).catch((err: unknown) => {
+      // An HttpError is the client's own doing and answered as such; anything else is worth a log line.
+      if (!(err instanceof HttpError)) options.onError?.(pathOf(req), err);
+      sendError(res, err);
+    });
   };
 
   /**
    * The development sign-in is on this server: point the page at the origin it was loaded from, so a page opened
    * at `localhost` does not make cross-origin calls to `127.0.0.1`. Only loopback names are trusted from `Host`.
    */
-  function configFor(req: IncomingMessage): WebConfig {
+  function configFor(req: IncomingMessage): SiteConfig {
     const { auth } = options.webConfig;
     const host = req.headers.host ?? "";
     const port = new URL(auth.apiDomain).port;
@@ -39,7 +46,7 @@ export function createPageHandler(options: PageServerOptions): RequestListener {
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? "/", "http://sandbox.invalid").pathname;
+    const path = pathOf(req);
     if (path === "/config.json") {
       if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, ["GET"]);
       return sendJson(res, 200, configFor(req));
@@ -62,3 +69,5 @@ export function createPageHandler(options: PageServerOptions): RequestListener {
     throw new HttpError(404, "not_found", `Nothing at ${path}.`);
   }
 }
+
+const pathOf = (req: IncomingMessage): string => new URL(req.url ?? "/", "http://sandbox.invalid").pathname;

@@ -20,8 +20,8 @@ export function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, error.status, { error: error.code, message: error.message });
 }
 
-/** The request body as JSON. 413 past `limitBytes`, 400 when it is not JSON. */
-export async function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+/** The request body. 413 past `limitBytes` (read to the end, so the client gets the answer). */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -29,8 +29,14 @@ export async function readJson(req: IncomingMessage, limitBytes: number): Promis
     if (size <= limitBytes) chunks.push(chunk as Buffer);
   }
   if (size > limitBytes) throw new HttpError(413, "too_large", `The body is over ${limitBytes} bytes.`);
+  return Buffer.concat(chunks);
+}
+
+/** The request body as JSON. 413 past `limitBytes`, 400 when it is not JSON. */
+export async function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const body = await readBody(req, limitBytes);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     throw new HttpError(400, "invalid_json", "The body is not valid JSON.");
   }

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { Logger, LogLevel, type LogSink } from "../core/logger.js";
 import type { ConnectionInfo } from "./connection-registry.js";
+import type { FanoutQueueLog } from "./fanout-queue.js";
 import type { CloseCause, GatewayLog } from "./gateway.js";
 
 export interface SandboxLogOptions {
@@ -9,10 +10,14 @@ export interface SandboxLogOptions {
   /** `debug` also shows every handler line. @default "info" */
   level?: LogLevel;
   clock?: Clock;
+  /** Also gets every JSON line the handlers log, unfiltered (for tests that check the structured log). */
+  handlerSink?: LogSink;
 }
 
 /** Fields of a handler line that may be shown. Anything else (and so anything a future field might leak) is not. */
-const SHOWN_FIELDS = ["connectionId", "userId", "routeKey", "reason", "code", "attempt", "error"] as const;
+const SHOWN_FIELDS = ["connectionId", "userId", "room", "routeKey", "reason", "code", "attempt", "error"] as const;
+/** Counts of a broadcast, in the order shown; zeros are left out but for `delivered`. */
+const BROADCAST_COUNTS = ["delivered", "gone", "expired", "failed", "retries", "queued", "batchesQueued"] as const;
 /** Handler lines the gateway's own lines already say, shown only at `debug`. */
 const REPEATED = new Set(["connect authorized", "connected", "disconnected"]);
 /** A JWT, in case one ever reaches a line: three base64url parts starting with `{"`. */
@@ -23,7 +28,7 @@ const JWT_PATTERN = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
  * disconnect. The handlers get a core `Logger` whose JSON lines come here and are turned into the same kind of line.
  * Never shows a token: only whitelisted fields are printed, URLs are never printed, and JWT-shaped text is masked.
  */
-export class SandboxLog implements GatewayLog {
+export class SandboxLog implements GatewayLog, FanoutQueueLog {
   /** The logger the handlers are built with. */
   readonly handlerLogger: Logger;
   private readonly sink: LogSink;
@@ -36,7 +41,14 @@ export class SandboxLog implements GatewayLog {
     this.sink = options.sink ?? ((line) => process.stdout.write(`${line}\n`));
     this.level = options.level ?? "info";
     this.clock = options.clock ?? systemClock;
-    this.handlerLogger = new Logger({ level: this.level, sink: (line) => this.fromHandler(line) });
+    const handlerSink = options.handlerSink;
+    this.handlerLogger = new Logger({
+      level: this.level,
+      sink: (line) => {
+        handlerSink?.(line);
+        this.fromHandler(line);
+      },
+    });
   }
 
   info(text: string): void {
@@ -74,6 +86,19 @@ export class SandboxLog implements GatewayLog {
     this.write("error", "ERROR", `${routeKey} failed  conn ${connectionId}: ${describeError(error)}`);
   }
 
+  /** A page-server request failed on the server's side (the client got a 500). */
+  pageFailed(path: string, error: unknown): void {
+    this.write("error", "ERROR", `page server ${path} failed: ${describeError(error)}`);
+  }
+
+  workerFailed(messageId: string, error: unknown): void {
+    this.write("error", "ERROR", `fan-out worker failed  batch ${messageId}: ${describeError(error)}`);
+  }
+
+  deadLettered(messageId: string, receives: number): void {
+    this.write("warn", "WARN", `fan-out batch ${messageId} given up after ${receives} receives (dead-letter queue)`);
+  }
+
   private fromHandler(json: string): void {
     let entry: Record<string, unknown>;
     try {
@@ -90,11 +115,16 @@ export class SandboxLog implements GatewayLog {
       return;
     }
     if (message === "message broadcast") {
-      const counts = ["delivered", "gone", "expired", "failed", "retries"]
-        .filter((key) => key === "delivered" || Number(entry[key]) > 0)
-        .map((key) => `${key} ${Number(entry[key])}`)
-        .join(", ");
-      this.write(level, "message", `from ${String(entry.userId)}  id ${String(entry.messageId)}: ${counts}`);
+      const room = typeof entry.room === "string" ? `  room ${entry.room}` : "";
+      this.write(
+        level,
+        "message",
+        `from ${String(entry.userId)}${room}  id ${String(entry.messageId)}: ${counts(entry)}`,
+      );
+      return;
+    }
+    if (message === "fan-out batch sent") {
+      this.write(level, "fan-out", `batch ${String(entry.messageId)}: ${counts(entry)}`);
       return;
     }
     if (message === "request refused") {
@@ -116,6 +146,12 @@ export class SandboxLog implements GatewayLog {
       .join(":");
     this.sink(`${stamp}  ${tag.padEnd(10)}  ${text.trimEnd()}`.replace(JWT_PATTERN, "<token>"));
   }
+}
+
+function counts(entry: Record<string, unknown>): string {
+  return BROADCAST_COUNTS.filter((key) => key === "delivered" || Number(entry[key]) > 0)
+    .map((key) => `${key} ${Number(entry[key])}`)
+    .join(", ");
 }
 
 function who(connection: ConnectionInfo): string {

@@ -5,12 +5,14 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type Env, EnvVar } from "../core/env.js";
 import type { LogLevel, LogSink } from "../core/logger.js";
 import { Limits, ROUTE_SELECTION_EXPRESSION, TOKEN_IDENTITY_SOURCES, TokenTransport } from "../core/protocol.js";
+import type { SiteConfig } from "../core/site-config.js";
 import { type AuthOptions, checkAuthOptions, createAuthBackend } from "./auth-backend.js";
 import { type ConnectionInfo, ConnectionRegistry } from "./connection-registry.js";
 import { type DevIssuer, generateSigningKey } from "./dev-issuer.js";
 import { type DynamoOptions, startDynamo } from "./dynamo.js";
 import { type DynamoFaults, startDynamoFaultProxy } from "./dynamo-faults.js";
 import { SandboxStartError } from "./errors.js";
+import { LocalFanoutQueue } from "./fanout-queue.js";
 import { type ConnectionEnd, Gateway } from "./gateway.js";
 import { createHandlers, routeTable, type SandboxHandlers } from "./handlers.js";
 import { createPageHandler } from "./http-server.js";
@@ -72,14 +74,31 @@ export interface SandboxOptions {
   gateway?: Partial<GatewaySettings>;
   /** More environment for the handlers (`MESSAGE_BURST`, ...). The variables the sandbox sets win. */
   handlerEnv?: Env;
-  /** Handlers to use instead of the real ones, for gateway behaviour the real ones never trigger. */
-  handlers?: Partial<SandboxHandlers>;
+  /**
+   * Handlers to use instead of the real ones, for gateway behaviour the real ones never trigger; or a function that
+   * gets the real ones and returns replacements (to wrap them, e.g. to hold `$connect` open).
+   */
+  handlers?: Partial<SandboxHandlers> | ((real: SandboxHandlers) => Partial<SandboxHandlers>);
+  /** Fan-out worker invocations at once (the queue's Lambda concurrency). @default 4 */
+  fanoutWorkers?: number;
+  /**
+   * Recipients per fan-out batch (`FANOUT_BATCH_SIZE`): a broadcast sends the first batch itself and queues the rest
+   * for the workers. Wins over `handlerEnv`. @default core's 1000
+   */
+  fanoutBatchSize?: number;
   /** Told of every handler invocation, with the event and the outcome. */
   onInvoke?: InvocationObserver;
   /** For the handlers and the readable log. @default "info" */
   logLevel?: LogLevel;
   /** Readable log lines. @default stdout */
   log?: LogSink;
+  /** Also gets every JSON line the handlers log (at `logLevel`), before the readable log picks fields from it. */
+  handlerLog?: LogSink;
+  /**
+   * The time of the gateway, the handlers and the development issuer. Tests move it forward to pass grace periods
+   * and expiries without waiting; socket timers (idle, maximum age, integration timeout) run on real time.
+   * @default Date.now
+   */
   clock?: Clock;
 }
 
@@ -113,7 +132,7 @@ export interface SandboxHooks {
   readonly faults: ManagementFaults;
   /** Errors and delays DynamoDB answers the handlers with, per operation; only with `injectDynamoFaults`. */
   readonly dynamoFaults: DynamoFaults | undefined;
-  /** Resolves when no handler is running. */
+  /** Resolves when no handler is running and no fan-out batch is waiting for a worker. */
   idle(): Promise<void>;
 }
 
@@ -137,6 +156,10 @@ export interface Sandbox {
 }
 
 const SHUTDOWN_WAIT_MS = 5000;
+/** The stack's fan-out settings (`lib/fanout-workers.ts`): receives before the dead-letter queue, worker timeout. */
+const FANOUT_MAX_RECEIVES = 3;
+const FANOUT_WORKER_TIMEOUT_MS = 60_000;
+const DEFAULT_FANOUT_WORKERS = 4;
 
 /**
  * Starts the chat locally: DynamoDB, the page server, the emulated API Gateway with its management API, and the
@@ -158,7 +181,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     accountId: "000000000000",
     ...options.gateway,
   };
-  const log = new SandboxLog({ sink: options.log, level: options.logLevel, clock });
+  const log = new SandboxLog({
+    sink: options.log,
+    level: options.logLevel,
+    clock,
+    handlerSink: options.handlerLog,
+  });
+  const fanoutWorkers = options.fanoutWorkers ?? DEFAULT_FANOUT_WORKERS;
+  if (!Number.isInteger(fanoutWorkers) || fanoutWorkers < 1) {
+    throw new SandboxStartError(
+      "fan-out workers",
+      `fanoutWorkers must be a whole number above 0, got ${fanoutWorkers}`,
+    );
+  }
+  const tokenTransport = options.tokenTransport ?? TokenTransport.Query;
   const authOptions = options.auth ?? { kind: "development" };
   checkAuthOptions(authOptions);
   // Making an RSA key takes a few hundred ms: let it run while DynamoDB and the servers start.
@@ -196,7 +232,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
     const pageOrigin = `http://${urlHost}:${pagePort}`;
-    const auth = await createAuthBackend(authOptions, pageOrigin, clock, signingKey);
+    const appName = options.appName ?? "Chat";
+    const auth = await createAuthBackend(authOptions, { pageOrigin, appName, clock }, signingKey);
     const urls: SandboxUrls = {
       page: `${pageOrigin}/`,
       config: `${pageOrigin}/config.json`,
@@ -215,21 +252,43 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       [EnvVar.Issuer]: auth.issuer,
       [EnvVar.LogLevel]: options.logLevel ?? "info",
       [EnvVar.DynamoDbEndpoint]: dynamoProxy?.endpoint ?? dynamo.endpoint,
+      ...(options.fanoutBatchSize === undefined ? {} : { [EnvVar.FanoutBatchSize]: String(options.fanoutBatchSize) }),
     };
-    const handlers = { ...createHandlers(env, log.handlerLogger), ...options.handlers };
 
     const registry = new ConnectionRegistry();
     const inFlight = new InFlight();
     const faults = new ManagementFaults();
+    const invoker = new Invoker({
+      timeoutMs: settings.integrationTimeoutMs,
+      inFlight,
+      clock,
+      onInvoke: options.onInvoke,
+    });
+    // The queue calls the worker handler, which is built with the queue: bound once both exist.
+    const fanoutQueue = new LocalFanoutQueue({
+      workers: fanoutWorkers,
+      maxReceives: FANOUT_MAX_RECEIVES,
+      region: settings.region,
+      accountId: settings.accountId,
+      invoke: (event) => invoker.worker(handlers.fanoutWorker, event, FANOUT_WORKER_TIMEOUT_MS),
+      inFlight,
+      clock,
+      log,
+    });
+    undo.push(async () => fanoutQueue.close());
+    const real = createHandlers(env, log.handlerLogger, { clock, fanoutQueue });
+    const replaced = typeof options.handlers === "function" ? options.handlers(real) : options.handlers;
+    const handlers: SandboxHandlers = { ...real, ...replaced };
+
     const gateway = new Gateway({
       stage: { apiId: apiId(), stage, region: settings.region, accountId: settings.accountId },
       registry,
       inFlight,
-      invoker: new Invoker({ timeoutMs: settings.integrationTimeoutMs, inFlight, clock, onInvoke: options.onInvoke }),
+      invoker,
       authorizer: handlers.authorizer,
       routes: routeTable(handlers),
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
-      identitySource: parseIdentitySource(TOKEN_IDENTITY_SOURCES[options.tokenTransport ?? TokenTransport.Query]),
+      identitySource: parseIdentitySource(TOKEN_IDENTITY_SOURCES[tokenTransport]),
       limits: settings,
       maxMessageBytes: settings.maxMessageBytes,
       forwardAuthorizerContext: settings.forwardAuthorizerContext,
@@ -244,10 +303,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       close: (connectionId) => gateway.close(connectionId, "management-api"),
     });
     gatewayServer.on("upgrade", gateway.handleUpgrade);
+    const siteConfig: SiteConfig = {
+      webSocketUrl: urls.webSocket,
+      tokenTransport,
+      auth: auth.webConfig,
+      appName,
+    };
     servePage = createPageHandler({
       webRoot: options.webRoot,
-      webConfig: { webSocketUrl: urls.webSocket, auth: auth.webConfig, appName: options.appName ?? "Chat" },
+      webConfig: siteConfig,
       auth,
+      onError: (path, error) => log.pageFailed(path, error),
       placeholderHtml: placeholderPage({
         urls: { Config: urls.config, WebSocket: urls.webSocket, "Management API": urls.management, JWKS: urls.jwks },
         authLines: auth.describe(),
@@ -267,6 +333,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         whenEnded: (connectionId) => gateway.whenEnded(connectionId),
         faults,
         dynamoFaults: dynamoProxy?.faults,
+        // Queued fan-out batches count as in flight from enqueue until a worker is done with them.
         idle: () => inFlight.idle(),
       },
       close() {

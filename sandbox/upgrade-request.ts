@@ -13,6 +13,8 @@ export interface UpgradeRequest {
   queryStringParameters: Record<string, string>;
   multiValueQueryStringParameters: Record<string, string[]>;
   sourceIp: string;
+  /** Not in any API Gateway event: lets a local client find its own connection (its socket's local port). */
+  sourcePort?: number;
   userAgent: string | undefined;
   /** The Host the client used; API Gateway's is `{apiId}.execute-api.{region}.amazonaws.com`. */
   domainName: string;
@@ -46,6 +48,7 @@ export function readUpgradeRequest(req: IncomingMessage): UpgradeRequest {
     queryStringParameters: lastValues(multiValueQueryStringParameters),
     multiValueQueryStringParameters,
     sourceIp,
+    sourcePort: req.socket.remotePort,
     userAgent: req.headers["user-agent"],
     domainName: req.headers.host ?? "",
   };

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ErrorFrame, MessageFrame } from "../../core/protocol.js";
+import type { ErrorFrame, HistoryFrame, MessageFrame, PresenceChangeFrame } from "../../core/protocol.js";
+import { devUserId } from "../../sandbox/dev-auth.js";
+import { PAST_CONNECT_GRACE_MS, testClock } from "../support/clock.js";
+import { deferred } from "../support/deferred.js";
 import {
   connectAs,
   connectionIdOf,
@@ -17,8 +20,9 @@ const isError = (frame: unknown) => (frame as ErrorFrame).type === "error";
 
 describe("chat through the sandbox", () => {
   let sandbox: TestSandbox;
+  const time = testClock();
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
+    sandbox = await startTestSandbox({ clock: time.clock });
   });
   afterAll(() => sandbox.close());
 
@@ -74,6 +78,8 @@ describe("chat through the sandbox", () => {
     expect((await gina.closed).code).toBe(1006);
     // No $disconnect ran: the record is stale, as on AWS when $disconnect is missed.
     expect((await connectionRecords(sandbox)).map((record) => record.connectionId)).toContain(ginaId);
+    // A 410 from a connection younger than API Gateway's integration timeout may be one still in `$connect`.
+    time.advance(PAST_CONNECT_GRACE_MS);
 
     frank.send({ action: "sendmessage", text: "anyone there?" });
     await frank.waitFor(isMessage("anyone there?"));
@@ -131,6 +137,61 @@ describe("chat through the sandbox", () => {
   it("never writes a token to the log", async () => {
     expect(sandbox.logLines.length).toBeGreaterThan(0);
     expect(sandbox.logLines.join("\n")).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
+  });
+});
+
+// API Gateway answers 410 for a connection whose `$connect` is still running: a broadcast in that window must not
+// clean up the connection that is about to open.
+describe("a 410 from a connection still in $connect", () => {
+  it("keeps it: the socket opens a moment later, in the lobby, and its history has what it missed", async () => {
+    const slowUser = devUserId("ben");
+    const written = deferred();
+    const release = deferred();
+    const broadcast = deferred();
+    const sandbox = await startTestSandbox({
+      handlers: (real) => ({
+        // The real `$connect` (record and lobby membership written), then held before the socket may open.
+        connect: async (event) => {
+          const result = await real.connect(event);
+          if (event.requestContext.authorizer?.userId === slowUser) {
+            written.resolve();
+            await release.promise;
+          }
+          return result;
+        },
+      }),
+      onInvoke: (invocation) => {
+        if (invocation.handler === "route" && invocation.routeKey === "sendmessage") broadcast.resolve();
+      },
+    });
+    try {
+      const ann = await connectAs(sandbox, "ann");
+      const benConnecting = connectAs(sandbox, "ben");
+      await written.promise;
+      const [benRecord] = (await connectionRecords(sandbox)).filter((record) => record.userId === slowUser);
+      if (!benRecord) throw new Error("ben's $connect wrote no record");
+
+      ann.send({ action: "sendmessage", text: "while ben connects" });
+      await ann.waitFor(isMessage("while ben connects"));
+      await broadcast.promise;
+      expect(sandbox.logLines.some((line) => /message .*delivered 1, gone 1/.test(line))).toBe(true);
+      expect((await connectionRecords(sandbox)).map((record) => record.connectionId)).toContain(benRecord.connectionId);
+
+      release.resolve();
+      const ben = await benConnecting;
+      expect(ben.connectionId).toBe(benRecord.connectionId);
+      ben.send({ action: "join", room: "lobby" });
+      const history = await ben.waitFor<HistoryFrame>((frame) => (frame as HistoryFrame).type === "history");
+      expect(history.messages.map((message) => message.text)).toEqual(["while ben connects"]);
+      ann.send({ action: "sendmessage", text: "ben is here" });
+      await ben.waitFor(isMessage("ben is here"));
+      await flushDeliveries(sandbox, [ann, ben]);
+      // Nobody was told that ben left.
+      expect(ann.framesWhere((frame) => (frame as PresenceChangeFrame).type === "left")).toEqual([]);
+    } finally {
+      release.resolve();
+      await sandbox.close();
+    }
   });
 });
 

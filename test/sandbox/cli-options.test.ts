@@ -23,6 +23,8 @@ describe("npm run dev settings", () => {
         TOKEN_TRANSPORT: "subprotocol",
         WEB_ROOT: "/tmp/web",
         MESSAGE_BURST: "20",
+        FANOUT_BATCH_SIZE: "2",
+        FANOUT_WORKERS: "8",
         UNRELATED: "x",
       }),
     ).toEqual({
@@ -33,7 +35,8 @@ describe("npm run dev settings", () => {
       logLevel: "debug",
       tokenTransport: "subprotocol",
       webRoot: "/tmp/web",
-      handlerEnv: { MESSAGE_BURST: "20" },
+      fanoutWorkers: 8,
+      handlerEnv: { MESSAGE_BURST: "20", FANOUT_BATCH_SIZE: "2" },
     });
   });
 
@@ -54,7 +57,7 @@ describe("npm run dev settings", () => {
     });
   });
 
-  it("accepts the SuperTokens core settings (the sandbox then says the mode is not built yet)", () => {
+  it("runs the real SuperTokens backend given a core, with its API key when there is one", () => {
     expect(
       sandboxOptionsFromEnv({ SUPERTOKENS_CONNECTION_URI: "https://try.supertokens.com", SUPERTOKENS_API_KEY: "k" })
         .auth,
@@ -84,6 +87,8 @@ describe("npm run dev settings", () => {
     [{ DEV_TOKEN_TTL_SECONDS: "1.5" }, "DEV_TOKEN_TTL_SECONDS", /whole number/],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /debug, info, warn, error/],
     [{ TOKEN_TRANSPORT: "cookie" }, "TOKEN_TRANSPORT", /query or subprotocol/],
+    [{ FANOUT_WORKERS: "0" }, "FANOUT_WORKERS", /whole number from 1/],
+    [{ FANOUT_WORKERS: "two" }, "FANOUT_WORKERS", /whole number from 1/],
   ])("refuses %o, naming %s", (env, setting, problem) => {
     let error: unknown;
     try {

@@ -189,7 +189,8 @@ describe("what API Gateway makes of handler outcomes", () => {
 
       expect((await ended).code).toBe(1006);
       const disconnects = invocations.filter(
-        (invocation) => invocation.handler === "route" && invocation.routeKey === "$disconnect",
+        (invocation): invocation is Extract<Invocation, { handler: "route" }> =>
+          invocation.handler === "route" && invocation.routeKey === "$disconnect",
       );
       expect(disconnects.map((invocation) => invocation.event.requestContext.connectionId)).toEqual([connectionId]);
       expect(sandbox.hooks.connections()).toEqual([]);
@@ -238,7 +239,10 @@ describe("events the handlers receive", () => {
     await client.close(1000, "done");
     await ended;
 
-    const mine = invocations.filter((invocation) => invocation.event.requestContext.connectionId === connectionId);
+    const mine = invocations.filter(
+      (invocation): invocation is Exclude<Invocation, { handler: "fanout-worker" }> =>
+        invocation.handler !== "fanout-worker" && invocation.event.requestContext.connectionId === connectionId,
+    );
     const authorizer = mine.find((invocation) => invocation.handler === "authorizer")
       ?.event as WebSocketAuthorizerEvent;
     const route = (key: string) =>
@@ -347,6 +351,10 @@ describe("the token as a WebSocket subprotocol", () => {
     const client = await openClient(sandbox.urls.webSocket, { protocols: ["supertokens-chat", accessToken] });
     expect(client.socket.protocol).toBe("supertokens-chat");
     await client.close();
+  });
+
+  it("tells the page so in config.json", async () => {
+    expect(await (await fetch(sandbox.urls.config)).json()).toMatchObject({ tokenTransport: "subprotocol" });
   });
 
   it("answers 401 without the header, even with a token in the query string", async () => {

@@ -23,6 +23,7 @@ describe("external issuer", () => {
   it("tells the page to sign in with SuperTokens at the issuer", async () => {
     expect(await (await fetch(sandbox.urls.config)).json()).toEqual({
       webSocketUrl: sandbox.urls.webSocket,
+      tokenTransport: "query",
       auth: { mode: "supertokens", apiDomain: "https://auth.example.test", apiBasePath: "/api/auth" },
       appName: "Chat",
     });

@@ -8,6 +8,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createManagementClient } from "../../core/aws-clients.js";
 import type { MessageFrame } from "../../core/protocol.js";
+import { PAST_CONNECT_GRACE_MS, testClock } from "../support/clock.js";
 import {
   connectAs,
   connectionIdOf,
@@ -21,8 +22,9 @@ describe("management API", () => {
   let sandbox: TestSandbox;
   let api: ApiGatewayManagementApiClient;
   const text = new TextEncoder();
+  const time = testClock();
   beforeAll(async () => {
-    sandbox = await startTestSandbox({ handlerEnv: { MESSAGE_BURST: "50" } });
+    sandbox = await startTestSandbox({ clock: time.clock, handlerEnv: { MESSAGE_BURST: "50" } });
     api = createManagementClient({ endpoint: sandbox.urls.management });
   });
   afterEach(() => sandbox.hooks.faults.clear());
@@ -135,6 +137,8 @@ describe("management API", () => {
     const yanId = connectionIdOf(sandbox, yan.userId);
     sandbox.hooks.faults.add({ connectionIds: [xiaId], methods: ["POST"], status: 429, times: 2 });
     sandbox.hooks.faults.add({ connectionIds: [yanId], methods: ["POST"], status: 410 });
+    // Past the grace that keeps a young connection answering 410 (it may still be in `$connect`).
+    time.advance(PAST_CONNECT_GRACE_MS);
 
     wes.send({ action: "sendmessage", text: "through faults" });
 
@@ -148,15 +152,14 @@ describe("management API", () => {
     await Promise.all([wes.close(), xia.close(), yan.close()]);
   });
 
-  it("serves 200 concurrent posts over keep-alive sockets quickly", async () => {
+  // How fast is for the benchmarks to say; this checks that none is lost or refused.
+  it("serves 200 concurrent posts, every one delivered", async () => {
     const zed = await connectAs(sandbox, "zed");
     const id = connectionIdOf(sandbox, zed.userId);
-    const started = Date.now();
     await Promise.all(Array.from({ length: 200 }, (_, n) => post(id, JSON.stringify({ type: "burst", n }))));
-    const elapsed = Date.now() - started;
-    await zed.waitFor(() => zed.framesWhere((frame) => (frame as { type?: string }).type === "burst").length === 200);
-    // Generous: the machine may be busy. Without keep-alive and a non-blocking server this takes far longer.
-    expect(elapsed).toBeLessThan(5000);
+    const bursts = () => zed.framesWhere<{ n: number }>((frame) => (frame as { type?: string }).type === "burst");
+    await zed.waitFor(() => bursts().length === 200);
+    expect(new Set(bursts().map((frame) => frame.n)).size).toBe(200);
     await zed.close();
   });
 });

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SiteConfig } from "../../core/site-config.js";
 import { signIn, startTestSandbox, type TestSandbox } from "../support/sandbox.js";
 
 const decode = (part: string | undefined) =>
@@ -20,11 +21,13 @@ describe("page server with the development issuer", () => {
   it("serves config.json in the shape the deployed stack writes", async () => {
     const response = await fetch(sandbox.urls.config);
     expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(await response.json()).toEqual({
+    const expected: SiteConfig = {
       webSocketUrl: sandbox.urls.webSocket,
+      tokenTransport: "query",
       auth: { mode: "development", apiDomain: new URL(sandbox.urls.page).origin, apiBasePath: "/auth" },
       appName: "Chat",
-    });
+    };
+    expect(await response.json()).toEqual(expected);
     expect(sandbox.urls.webSocket).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/prod$/);
   });
 

@@ -64,6 +64,37 @@ describe("the readable log", () => {
     expect(lines[0]).not.toContain("eyJ");
   });
 
+  it("writes a line per fan-out batch and says how much of a broadcast went to the workers", () => {
+    const { log, lines } = capture();
+    log.handlerLogger.info("message broadcast", {
+      room: "design",
+      messageId: "000000000007",
+      userId: "dev-1",
+      delivered: 2,
+      gone: 0,
+      queued: 5,
+      batchesQueued: 3,
+    });
+    log.handlerLogger.info("fan-out batch sent", { messageId: "b-1", delivered: 1, gone: 1, failed: 0 });
+    log.workerFailed("b-2", new Error("worker crashed"));
+    log.deadLettered("b-2", 3);
+    expect(lines.map((line) => line.replace(/^\d\d:\d\d:\d\d {2}/, ""))).toEqual([
+      "message     from dev-1  room design  id 000000000007: delivered 2, queued 5, batchesQueued 3",
+      "fan-out     batch b-1: delivered 1, gone 1",
+      "ERROR       fan-out worker failed  batch b-2: Error: worker crashed",
+      "WARN        fan-out batch b-2 given up after 3 receives (dead-letter queue)",
+    ]);
+  });
+
+  it("hands the handlers' raw JSON lines to handlerSink as well", () => {
+    const raw: string[] = [];
+    const log = new SandboxLog({ sink: () => {}, handlerSink: (line) => raw.push(line) });
+    log.handlerLogger.info("joined", { room: "lobby", userId: "dev-1" });
+    expect(raw.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: "info", message: "joined", room: "lobby", userId: "dev-1" }),
+    ]);
+  });
+
   it("hides routine lines at warn, and shows every handler line at debug", () => {
     const quiet = capture("warn");
     quiet.log.connected(connection);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectionTableCreateInput } from "../../core/connection-table.js";
 import type { MessageFrame } from "../../core/protocol.js";
 import type { DynamoOptions } from "../../sandbox/dynamo.js";
+import { PAST_CONNECT_GRACE_MS, testClock } from "../support/clock.js";
 import {
   connectAs,
   connectionIdOf,
@@ -18,8 +19,9 @@ import { refusedStatus } from "../support/ws-client.js";
 // the way DynamoDB does, so a query dynalite lets through but DynamoDB refuses shows up here.
 describe.each<DynamoOptions>([{ kind: "dynalite" }, { kind: "dynamodb-local" }])("store: $kind", (dynamo) => {
   let sandbox: TestSandbox;
+  const time = testClock();
   beforeAll(async () => {
-    sandbox = await startTestSandbox({ dynamo });
+    sandbox = await startTestSandbox({ dynamo, clock: time.clock });
   }, 60_000);
   afterAll(() => sandbox?.close());
 
@@ -77,6 +79,8 @@ describe.each<DynamoOptions>([{ kind: "dynalite" }, { kind: "dynamodb-local" }])
     await bo.close();
     await boEnded;
     sandbox.hooks.dropConnection(cyId);
+    // Past the grace that keeps a young connection answering 410 (it may still be in `$connect`).
+    time.advance(PAST_CONNECT_GRACE_MS);
     ada.send({ action: "sendmessage", text: "three" });
     await ada.waitFor((frame) => (frame as MessageFrame).text === "three");
     await sandbox.hooks.idle();

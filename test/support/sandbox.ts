@@ -43,14 +43,29 @@ export async function signIn(
   return (await response.json()) as Awaited<ReturnType<typeof signIn>>;
 }
 
-/** Signs in as `name` and opens a socket with the token. */
-export async function connectAs(sandbox: Sandbox, name: string): Promise<TestClient & { userId: string }> {
+/** A signed-in test client: who it is, and which connection the gateway gave it. */
+export type ChatClient = TestClient & { userId: string; connectionId: string };
+
+/**
+ * Signs in as `name` and opens a socket with the token. The same name is the same user, so calling it twice gives
+ * one user two connections (two tabs), each with its own `connectionId`.
+ */
+export async function connectAs(sandbox: Sandbox, name: string): Promise<ChatClient> {
   const { accessToken, user } = await signIn(sandbox, name);
   const client = await openClient(sandbox.urls.webSocket, {
     token: accessToken,
     headers: { "User-Agent": `test-${name}` },
   });
-  return Object.assign(client, { userId: user.userId });
+  return Object.assign(client, { userId: user.userId, connectionId: connectionIdAt(sandbox, client) });
+}
+
+/** The id of the open connection whose client socket is `client` (matched on the client's local port). */
+export function connectionIdAt(sandbox: Sandbox, client: TestClient): string {
+  const match = sandbox.hooks
+    .connections()
+    .find((connection) => client.localPort !== undefined && connection.sourcePort === client.localPort);
+  if (!match) throw new Error(`no open connection from local port ${client.localPort}`);
+  return match.connectionId;
 }
 
 /** Every record in the connections table, live or not. */
@@ -79,12 +94,15 @@ export function connectionIdOf(sandbox: Sandbox, userId: string): string {
  * to every client through the management API and waits for each. A socket delivers in order, so whatever the
  * handlers sent before is in `frames` once the marker is.
  */
-export async function flushDeliveries(sandbox: Sandbox, clients: readonly (TestClient & { userId: string })[]) {
+export async function flushDeliveries(
+  sandbox: Sandbox,
+  clients: readonly (TestClient & { userId: string; connectionId?: string })[],
+) {
   await sandbox.hooks.idle();
   const marker = `flush-${Math.random().toString(36).slice(2)}`;
   await Promise.all(
     clients.map(async (client) => {
-      const id = connectionIdOf(sandbox, client.userId);
+      const id = client.connectionId ?? connectionIdOf(sandbox, client.userId);
       const response = await fetch(`${sandbox.urls.management}/@connections/${encodeURIComponent(id)}`, {
         method: "POST",
         body: JSON.stringify({ type: "marker", marker }),

@@ -53,9 +53,14 @@ export class TestClient {
   readonly frames: Frame[] = [];
   /** Resolves when the socket closes, with the code and reason the client saw. */
   readonly closed: Promise<Closed>;
+  /** This end's TCP port, once the handshake succeeded: the sandbox reports it as the connection's `sourcePort`. */
+  localPort: number | undefined;
   private waiters: Waiter[] = [];
 
   constructor(readonly socket: WebSocket) {
+    socket.once("upgrade", (response) => {
+      this.localPort = response.socket.localPort;
+    });
     socket.on("message", (data, isBinary) => {
       const text = isBinary ? undefined : data.toString();
       const frame = text === undefined ? data : parseOrText(text);
