@@ -24,6 +24,8 @@ export interface Recipient {
   connectionId: string;
   /** When the connection's session ends, epoch seconds. */
   expiresAt?: number;
+  /** Whose connection it is, when the source knows: clean-up of a room membership needs it. */
+  userId?: string;
 }
 
 export interface BroadcastTarget {
@@ -32,13 +34,13 @@ export interface BroadcastTarget {
   /** The serialized frame. */
   data: string;
   /** Called for each recipient whose socket is gone (410), after which the broadcast goes on. */
-  onGone: (connectionId: string) => Promise<void>;
+  onGone: (recipient: Recipient) => Promise<void>;
   /**
    * Recipients whose session ended at or before this time (epoch seconds) get `onExpired` instead of the frame:
    * the broadcast doubles as the sweep that closes silent connections with stale tokens. @default no check
    */
   expiredAt?: number;
-  onExpired?: (connectionId: string) => Promise<void>;
+  onExpired?: (recipient: Recipient) => Promise<void>;
 }
 
 export interface BroadcastResult {
@@ -83,14 +85,14 @@ export class Broadcaster {
       for (let recipient = await next(); recipient !== undefined; recipient = await next()) {
         if (isExpired(recipient, target.expiredAt)) {
           result.expired++;
-          await target.onExpired?.(recipient.connectionId).catch((err: unknown) => {
+          await target.onExpired?.(recipient).catch((err: unknown) => {
             this.logger.warn("could not close an expired connection", {
               connectionId: recipient.connectionId,
               error: err,
             });
           });
         } else {
-          await this.deliver(recipient.connectionId, target, result);
+          await this.deliver(recipient, target, result);
         }
       }
     };
@@ -98,7 +100,8 @@ export class Broadcaster {
     return result;
   }
 
-  private async deliver(connectionId: string, target: BroadcastTarget, result: BroadcastResult): Promise<void> {
+  private async deliver(recipient: Recipient, target: BroadcastTarget, result: BroadcastResult): Promise<void> {
+    const { connectionId } = recipient;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.api.post(connectionId, target.data);
@@ -107,7 +110,7 @@ export class Broadcaster {
       } catch (err) {
         if (isGone(err)) {
           result.gone++;
-          await target.onGone(connectionId).catch((cleanupErr: unknown) => {
+          await target.onGone(recipient).catch((cleanupErr: unknown) => {
             this.logger.warn("could not remove a gone connection", { connectionId, error: cleanupErr });
           });
           return;

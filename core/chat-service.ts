@@ -44,7 +44,7 @@ export interface ChatServiceDeps {
 }
 
 /** API Gateway's integration timeout: no `$connect` runs longer. */
-const CONNECT_GRACE_MS = 29_000;
+export const CONNECT_GRACE_MS = 29_000;
 
 /** Ends a connection whose session is over: the sender gets the error frame, then the socket is closed. */
 export class SessionEndedError extends InvalidRequestError {}
@@ -110,11 +110,14 @@ export class ChatService {
   /**
    * Forgets a connection that a send found gone (410). API Gateway also answers 410 for a socket whose `$connect` is
    * still running, and that one is about to open: a connection younger than the integration timeout is left alone
-   * (if it really is gone, its TTL, `$disconnect` or a later broadcast removes it).
+   * (if it really is gone, its TTL, `$disconnect` or a later broadcast removes it). `member` names the room
+   * membership the send came from: it is removed even when the record is gone already (a `join` that raced
+   * `$disconnect` can leave one behind).
    */
-  async forgetGone(connectionId: string, announce = true): Promise<void> {
+  async forgetGone(connectionId: string, announce = true, member?: { room: string; userId: string }): Promise<void> {
     const connection = await this.deps.connections.get(connectionId);
     if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
+    if (!connection && member) await this.deps.rooms.removeMember(member.room, member.userId, connectionId);
     await this.forget(connectionId, connection, announce);
   }
 
@@ -259,8 +262,10 @@ export class ChatService {
       recipients: recipientsOf(this.deps.rooms.members(room), options.except),
       data: JSON.stringify(frame),
       expiredAt: this.nowSeconds(),
-      onGone: (id) => this.forgetGone(id, !options.silentCleanup),
-      onExpired: (id) => this.deps.api.close(id),
+      room,
+      onGone: ({ connectionId, userId }) =>
+        this.forgetGone(connectionId, !options.silentCleanup, userId ? { room, userId } : undefined),
+      onExpired: ({ connectionId }) => this.deps.api.close(connectionId),
     });
   }
 
@@ -282,6 +287,9 @@ const userOf = (connection: Pick<ConnectionRecord, "userId" | "name">) =>
 
 async function* recipientsOf(members: AsyncIterable<Member[]>, except?: string): AsyncGenerator<Recipient[]> {
   for await (const page of members) {
-    yield page.filter((member) => member.connectionId !== except);
+    // Only what sending and clean-up need: these go into fan-out batches.
+    yield page
+      .filter((member) => member.connectionId !== except)
+      .map(({ connectionId, expiresAt, userId }) => ({ connectionId, expiresAt, userId }));
   }
 }

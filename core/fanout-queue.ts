@@ -8,6 +8,8 @@ export interface FanoutBatch {
   recipients: Recipient[];
   /** Recipients whose session ended at or before this (epoch seconds) are closed instead. */
   expiredAt: number;
+  /** The room it was sent to: lets the worker drop the membership of a connection that has no record left. */
+  room?: string;
 }
 
 /** Where the message handler hands batches it will not send itself. */

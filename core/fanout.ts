@@ -13,8 +13,10 @@ export interface FanoutTarget {
   recipients: AsyncIterable<readonly Recipient[]>;
   data: string;
   expiredAt: number;
-  onGone: (connectionId: string) => Promise<void>;
-  onExpired: (connectionId: string) => Promise<void>;
+  onGone: (recipient: Recipient) => Promise<void>;
+  onExpired: (recipient: Recipient) => Promise<void>;
+  /** The room being sent to, passed on to the workers for their clean-up. */
+  room?: string;
 }
 
 export interface FanoutResult extends BroadcastResult {
@@ -69,7 +71,12 @@ export class Fanout {
         continue;
       }
       const enqueued = queue
-        .enqueue({ data: target.data, recipients, expiredAt: target.expiredAt })
+        .enqueue({
+          data: target.data,
+          recipients,
+          expiredAt: target.expiredAt,
+          ...(target.room ? { room: target.room } : {}),
+        })
         .then(
           () => {
             result.queued += recipients.length;

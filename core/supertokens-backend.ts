@@ -1,5 +1,6 @@
 import type { RecipeInterface as SessionFunctions } from "supertokens-node/recipe/session";
 import type { TypeInput, User } from "supertokens-node/types";
+import { AUTH_BASE_PATH } from "./site-config.js";
 
 /**
  * The SuperTokens backend (supertokens-node with EmailPassword and Session), configured one way for every host: the
@@ -8,9 +9,6 @@ import type { TypeInput, User } from "supertokens-node/types";
  * supertokens-node is loaded on first use, not on import: the CDK app imports this module for `SuperTokensEnvVar`
  * alone, and loading the SDK costs about a second.
  */
-
-/** SuperTokens' default `apiBasePath`; the token's `iss` is `apiDomain + AUTH_BASE_PATH`. */
-export const AUTH_BASE_PATH = "/auth";
 
 /** Environment variables of the SuperTokens backend. Values of secrets never travel in them, only where to read them. */
 export const SuperTokensEnvVar = {

@@ -39,8 +39,9 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
           recipients: onePage(batch.recipients),
           data: batch.data,
           expiredAt: batch.expiredAt,
-          onGone: (id) => chat.forgetGone(id),
-          onExpired: (id) => connections.close(id),
+          onGone: ({ connectionId, userId }) =>
+            chat.forgetGone(connectionId, true, batch.room && userId ? { room: batch.room, userId } : undefined),
+          onExpired: ({ connectionId }) => connections.close(connectionId),
         });
         logger.info("fan-out batch sent", { messageId: record.messageId, ...result });
       } catch (err) {

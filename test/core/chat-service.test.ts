@@ -220,4 +220,15 @@ describe("presence", () => {
     expect(await connections.get("b")).toBeDefined();
     expect(api.of("a", "left")).toEqual([]);
   });
+
+  it("drops a membership whose connection record is already gone, so the room stops sending to it", async () => {
+    const { api, rooms, open, say, tick } = await chatRoom();
+    await open("a", "ada");
+    // What a join racing $disconnect can leave behind: a membership without a connection record.
+    await rooms.addMember({ room: "lobby", userId: "bob", connectionId: "orphan", expiresAt: 2e9, ttl: 2e9 });
+    api.gone.add("orphan");
+    tick(30_000);
+    await say("a", "first");
+    expect(await rooms.isPresent("lobby", "bob")).toBe(false);
+  });
 });

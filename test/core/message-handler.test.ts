@@ -136,7 +136,9 @@ describe("message handler", () => {
     management.on(PostToConnectionCommand, { ConnectionId: "conn-gone=" }).rejects(gone());
     const { handler, logs } = setup();
     await handler(send("hi"));
+    // Its lobby membership and its record (no record is mocked, so it is older than the $connect grace).
     expect(dynamo.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { room: "lobby", sk: "member#u-conn-gone=#conn-gone=" },
       { connectionId: "conn-gone=" },
     ]);
     expect(received().has("conn-C=")).toBe(true);
