@@ -1,12 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as jose from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MessageFrame } from "../../core/protocol.js";
 import { SandboxEnv } from "../../sandbox/cli-options.js";
 import { type StandIn, superTokensCore } from "../auth/stand-ins.js";
-import { openClient } from "../support/ws-client.js";
+import { openClient, refusedStatus } from "../support/ws-client.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -183,6 +187,79 @@ describe("npm run dev with a SuperTokens core", () => {
         cli.child.kill("SIGINT");
         expect((await cli.exited).code).toBe(0);
         expect(cli.output()).not.toContain(apiKey);
+      } finally {
+        cli.child.kill("SIGKILL");
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("npm run dev trusting an issuer that no code in this repository wrote", () => {
+  // jose signs the tokens and makes the JWKS, exactly as a third-party SuperTokens-compatible issuer would.
+  let webRoot: string;
+  let jwksServer: Server;
+  let issuer: string;
+  let key: CryptoKey;
+  let impostor: CryptoKey;
+  const kid = "s-jose-0001";
+
+  beforeAll(async () => {
+    webRoot = await mkdtemp(join(tmpdir(), "sandbox-cli-test-"));
+    const pair = await jose.generateKeyPair("RS256");
+    key = pair.privateKey;
+    ({ privateKey: impostor } = await jose.generateKeyPair("RS256"));
+    const publicJwk = { ...(await jose.exportJWK(pair.publicKey)), kid, alg: "RS256", use: "sig" };
+    jwksServer = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
+    issuer = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/auth`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => jwksServer.close(resolve));
+    await rm(webRoot, { recursive: true, force: true });
+  });
+
+  /** A SuperTokens-shaped session access token, signed by jose. */
+  const token = (sub: string, signingKey = key, expiresIn = "1h") =>
+    new jose.SignJWT({
+      sessionHandle: `handle-${sub}`,
+      tId: "public",
+      rsub: sub,
+      refreshTokenHash1: "hash",
+      parentRefreshTokenHash1: null,
+      antiCsrfToken: null,
+      email: `${sub}@example.com`,
+    })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid, version: "5" })
+      .setSubject(sub)
+      .setIssuer(issuer)
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(signingKey);
+
+  it(
+    "lets its users connect and chat, and refuses tokens it did not sign or that have expired",
+    async () => {
+      const cli = runCli({ WEB_ROOT: webRoot, AUTH_JWKS_URI: `${issuer}/jwt/jwks.json`, AUTH_ISSUER: issuer });
+      try {
+        await cli.waitFor(/Press Ctrl-C to stop/, START_TIMEOUT_MS);
+        const { webSocketUrl } = (await (await fetch(url(cli.output(), "Config"))).json()) as { webSocketUrl: string };
+        const ada = await openClient(webSocketUrl, { token: await token("ada") });
+        const bob = await openClient(webSocketUrl, { token: await token("bob") });
+        ada.send({ action: "sendmessage", text: "hello from a jose token" });
+        const heard = (await bob.waitFor((f) => (f as MessageFrame).type === "message")) as MessageFrame;
+        expect(heard).toMatchObject({
+          text: "hello from a jose token",
+          sender: { userId: "ada", name: "ada@example.com" },
+        });
+
+        expect(await refusedStatus(webSocketUrl, { token: await token("eve", impostor) })).toBe(401);
+        expect(await refusedStatus(webSocketUrl, { token: await token("eve", key, "-1m") })).toBe(401);
+        await Promise.all([ada.close(), bob.close()]);
+        cli.child.kill("SIGINT");
+        expect((await cli.exited).code).toBe(0);
       } finally {
         cli.child.kill("SIGKILL");
       }
