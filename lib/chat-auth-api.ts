@@ -13,7 +13,8 @@ import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { StringParameter } from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
-import { AUTH_BASE_PATH, SuperTokensEnvVar } from "../core/supertokens-backend.js";
+import { AUTH_BASE_PATH } from "../core/site-config.js";
+import { SuperTokensEnvVar } from "../core/supertokens-backend.js";
 import { ChatFunction } from "./chat-function.js";
 
 /** Stage throttling when none is given: sign-in, sign-up and session refreshes are a few requests per user an hour. */

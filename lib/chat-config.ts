@@ -34,6 +34,8 @@ export const ContextKey = {
   MessagesPerSecond: "messagesPerSecond",
   /** Recipients per fan-out batch: the message handler sends the first batch, workers the rest. */
   FanoutBatchSize: "fanoutBatchSize",
+  /** Days a message is kept in its room's history before DynamoDB's TTL removes it. */
+  HistoryDays: "historyDays",
   /** WebSocket API stage name. */
   StageName: "stageName",
   /** `false` when the Region's API Gateway CloudWatch role is managed elsewhere. */
@@ -80,6 +82,8 @@ export interface ChatConfig {
   /** The per-connection token bucket. */
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly fanoutBatchSize: number;
+  /** Days a message is kept (the rooms table's TTL). */
+  readonly historyDays: number;
   /** @default - the construct's default, `prod` */
   readonly stageName?: string;
   /** Whether the stack sets the Region's API Gateway CloudWatch role (WebSocket access logs need one). */
@@ -103,6 +107,7 @@ export function resolveChatConfig(get: ContextGetter): ChatConfig {
       perSecond: positiveNumber(get, ContextKey.MessagesPerSecond, Limits.defaultMessagesPerSecond),
     },
     fanoutBatchSize: positiveInteger(get, ContextKey.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE, MAX_FANOUT_BATCH_SIZE),
+    historyDays: positiveInteger(get, ContextKey.HistoryDays, Limits.defaultHistoryDays),
     stageName: optionalString(get, ContextKey.StageName),
     apiGatewayCloudWatchRole: optionalBoolean(get, ContextKey.ApiGatewayCloudWatchRole) ?? true,
     warnings,

@@ -17,6 +17,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { BucketDeployment, CacheControl, type ISource, Source } from "aws-cdk-lib/aws-s3-deployment";
 import { Construct } from "constructs";
+import type { SiteConfig } from "../core/site-config.js";
 
 /** Files that change on every deploy without changing their name: never cached. */
 const PAGE_FILES = ["index.html", "config.json"];
@@ -180,7 +181,7 @@ export class ChatSite extends Construct {
    * Deploys `index.html` and `config.json` (`config`, which may hold deploy-time values such as the stage URL), not
    * cached, after the hashed files they refer to.
    */
-  deployConfig(config: Record<string, unknown>): BucketDeployment {
+  deployConfig(config: SiteConfig): BucketDeployment {
     if (this.page) throw new Error("deployConfig() was already called");
     this.page = new BucketDeployment(this, "Page", {
       sources: [this.props.content, Source.jsonData("config.json", config)],

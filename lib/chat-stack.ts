@@ -10,6 +10,7 @@ import { ChatSite, webPageSource } from "./chat-site.js";
 import { ChatWebSocketApi } from "./chat-websocket-api.js";
 import { ConnectionsTable } from "./connection-table.js";
 import { FanoutWorkers } from "./fanout-workers.js";
+import { RoomsTable } from "./room-table.js";
 
 const entry = (name: string) => fileURLToPath(new URL(`../lambdas/${name}.ts`, import.meta.url));
 
@@ -31,12 +32,13 @@ export interface ChatStackProps extends StackProps {
 }
 
 /**
- * The whole chat: connections table, handlers, WebSocket API, fan-out workers, the page on CloudFront and, unless
- * tokens come from an existing SuperTokens backend, the SuperTokens backend at `<site>/auth`. Wiring only; each part
- * is its own construct.
+ * The whole chat: connections and rooms tables, handlers, WebSocket API, fan-out workers, the page on CloudFront
+ * and, unless tokens come from an existing SuperTokens backend, the SuperTokens backend at `<site>/auth`. Wiring
+ * only; each part is its own construct.
  */
 export class ChatStack extends Stack {
   readonly connections: ConnectionsTable;
+  readonly rooms: RoomsTable;
   readonly handlers: {
     readonly authorizer: ChatFunction;
     readonly connect: ChatFunction;
@@ -77,7 +79,12 @@ export class ChatStack extends Stack {
     };
 
     this.connections = new ConnectionsTable(this, "Connections");
-    const table = { [EnvVar.TableName]: this.connections.tableName };
+    this.rooms = new RoomsTable(this, "Rooms");
+    const tables = {
+      [EnvVar.TableName]: this.connections.tableName,
+      [EnvVar.RoomsTableName]: this.rooms.tableName,
+    };
+    const fanoutSettings = { [EnvVar.FanoutBatchSize]: String(config.fanoutBatchSize) };
     this.handlers = {
       authorizer: new ChatFunction(this, "Authorizer", {
         entry: entry("authorizer"),
@@ -88,36 +95,35 @@ export class ChatStack extends Stack {
       }),
       connect: new ChatFunction(this, "Connect", {
         entry: entry("connect"),
-        description: "Chat: stores the connection ($connect)",
-        environment: table,
+        description: "Chat: stores the connection and its lobby membership ($connect)",
+        environment: tables,
       }),
       disconnect: new ChatFunction(this, "Disconnect", {
         entry: entry("disconnect"),
-        description: "Chat: deletes the connection ($disconnect)",
-        environment: table,
+        description: "Chat: forgets the connection and tells its rooms when its user left ($disconnect)",
+        // Telling up to 20 rooms that a user left is a broadcast each, as large as a message's.
+        memorySize: 512,
+        timeout: MAX_INTEGRATION_TIMEOUT,
+        environment: { ...tables, ...fanoutSettings },
       }),
       message: new ChatFunction(this, "Message", {
         entry: entry("message"),
-        description: "Chat: handles client frames (sendmessage, refresh, $default)",
+        description: "Chat: handles client frames (sendmessage, join, leave, history, refresh, $default)",
         // Broadcasting to many connections: more memory buys more CPU and network.
         memorySize: 512,
         timeout: MAX_INTEGRATION_TIMEOUT,
         environment: {
-          ...table,
+          ...tables,
           // `refresh` verifies a new token exactly as the authorizer does.
           ...tokens,
+          ...fanoutSettings,
           [EnvVar.MessageBurst]: String(config.rateLimit.burst),
           [EnvVar.MessagesPerSecond]: String(config.rateLimit.perSecond),
-          [EnvVar.FanoutBatchSize]: String(config.fanoutBatchSize),
+          [EnvVar.HistoryDays]: String(config.historyDays),
         },
       }),
     };
     const { authorizer, connect, disconnect, message } = this.handlers;
-    this.connections.grantPutConnection(connect.function);
-    this.connections.grantDeleteConnection(disconnect.function);
-    this.connections.grantReadConnections(message.function);
-    this.connections.grantUpdateConnection(message.function);
-    this.connections.grantDeleteConnection(message.function);
 
     this.webSocket = new ChatWebSocketApi(this, "WebSocket", {
       authorizerHandler: authorizer.function,
@@ -128,16 +134,29 @@ export class ChatStack extends Stack {
       stageName: config.stageName,
       apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
     });
-    message.function.addEnvironment(EnvVar.CallbackUrl, this.webSocket.callbackUrl);
-    this.webSocket.grantManageConnections(message.function);
+    this.fanout = new FanoutWorkers(this, "Fanout", { environment: { ...tables, ...fanoutSettings } });
 
-    this.fanout = new FanoutWorkers(this, "Fanout", {
-      environment: { ...table, [EnvVar.CallbackUrl]: this.webSocket.callbackUrl },
-    });
-    this.connections.grantDeleteConnection(this.fanout.worker.function);
-    this.webSocket.grantManageConnections(this.fanout.worker.function);
-    message.function.addEnvironment(EnvVar.FanoutQueueUrl, this.fanout.queue.queueUrl);
-    this.fanout.grantEnqueue(message.function);
+    // The authorizer touches no table. $connect stores the connection and puts it in the lobby.
+    this.connections.grantPutConnection(connect.function);
+    this.rooms.grantPutItems(connect.function);
+    // Whatever runs the chat service may broadcast (presence, messages) and so find connections gone: it reads a
+    // connection, takes it out of its rooms, asks who is left, tells them, and deletes it. Large rooms fan out
+    // through the queue, the workers' own announcements included.
+    for (const sender of [disconnect, message, this.fanout.worker]) {
+      this.connections.grantReadConnection(sender.function);
+      this.connections.grantDeleteConnection(sender.function);
+      this.rooms.grantDeleteMembers(sender.function);
+      this.rooms.grantQueryRooms(sender.function);
+      this.webSocket.grantManageConnections(sender.function);
+      this.fanout.grantEnqueue(sender.function);
+      sender.function.addEnvironment(EnvVar.CallbackUrl, this.webSocket.callbackUrl);
+      sender.function.addEnvironment(EnvVar.FanoutQueueUrl, this.fanout.queue.queueUrl);
+    }
+    // Client frames: the rate-limit bucket, rooms joined and left, refreshed sessions; memberships, numbered and
+    // stored messages.
+    this.connections.grantUpdateConnection(message.function);
+    this.rooms.grantPutItems(message.function);
+    this.rooms.grantUpdateItems(message.function);
 
     this.site.deployConfig({
       webSocketUrl: this.webSocket.url,
@@ -158,6 +177,10 @@ export class ChatStack extends Stack {
       value: this.webSocket.callbackUrl,
     });
     new CfnOutput(this, "ConnectionsTableName", { value: this.connections.tableName });
+    new CfnOutput(this, "RoomsTableName", {
+      description: "Room memberships, message history and counters",
+      value: this.rooms.tableName,
+    });
     new CfnOutput(this, "FanoutDeadLetterQueueUrl", {
       description: "Broadcast batches that failed three times",
       value: this.fanout.deadLetterQueue.queueUrl,

@@ -48,13 +48,19 @@ export class ConnectionsTable extends Construct {
     return this.table.grants.actions(grantee, "dynamodb:DeleteItem");
   }
 
-  /** Lets `grantee` update a connection: extend its session (`refresh`), store its rate-limit bucket. */
+  /**
+   * Lets `grantee` update a connection: extend its session (`refresh`), store its rate-limit bucket, note the rooms
+   * it joins and leaves.
+   */
   grantUpdateConnection(grantee: IGrantable): Grant {
     return this.table.grants.actions(grantee, "dynamodb:UpdateItem");
   }
 
-  /** Lets `grantee` read one connection and page through all of them. */
-  grantReadConnections(grantee: IGrantable): Grant {
-    return this.table.grants.actions(grantee, "dynamodb:GetItem", "dynamodb:Scan");
+  /**
+   * Lets `grantee` read one connection by its id (a consistent `GetItem`). Nothing reads the whole table: a room's
+   * members are a Query on the rooms table.
+   */
+  grantReadConnection(grantee: IGrantable): Grant {
+    return this.table.grants.actions(grantee, "dynamodb:GetItem");
   }
 }

@@ -11,7 +11,10 @@ export const MAX_RECEIVE_COUNT = 3;
 
 /** Properties of `FanoutWorkers`. */
 export interface FanoutWorkersProps {
-  /** The worker's environment: what it needs to send (`CONNECTIONS_TABLE_NAME`, `CALLBACK_URL`). */
+  /**
+   * The worker's environment: what it needs to send and to clean up after gone connections (the tables, the
+   * `CALLBACK_URL`). The queue's own URL is not known until the queue exists: add it with `addEnvironment`.
+   */
   readonly environment: Record<string, string>;
 
   /**
@@ -66,8 +69,11 @@ export class FanoutWorkers extends Construct {
     this.worker.function.addEventSource(new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
   }
 
-  /** Lets `grantee` hand batches to the workers. */
+  /**
+   * Lets `grantee` hand batches to the workers: `sqs:SendMessage` and nothing else (senders know the queue's URL, so
+   * they need neither `GetQueueUrl` nor `GetQueueAttributes`; the queue's SQS-managed encryption needs no KMS grant).
+   */
   grantEnqueue(grantee: IGrantable): Grant {
-    return this.queue.grantSendMessages(grantee);
+    return this.queue.grant(grantee, "sqs:SendMessage");
   }
 }

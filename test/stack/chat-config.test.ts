@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigurationError } from "../../core/errors.js";
 import { Limits } from "../../core/protocol.js";
 import { resolveChatConfig } from "../../lib/chat-config.js";
-import { API_KEY_PARAMETER, CONNECTION_URI, ISSUER, JWKS_URI, SUPERTOKENS_CONTEXT, VALID_CONTEXT } from "./support.js";
+import { API_KEY_PARAMETER, CONNECTION_URI, ISSUER, JWKS_URI, SUPERTOKENS_CONTEXT, VALID_CONTEXT } from "./contexts.js";
 
 const EXTERNAL_EXAMPLE = "-c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
 const DEPLOY_EXAMPLE = "-c supertokensConnectionUri=https://try.supertokens.com";
@@ -44,6 +44,7 @@ describe("resolveChatConfig: where tokens come from", () => {
       tokenTransport: "query",
       rateLimit: { burst: Limits.defaultMessageBurst, perSecond: Limits.defaultMessagesPerSecond },
       fanoutBatchSize: 1000,
+      historyDays: Limits.defaultHistoryDays,
       stageName: undefined,
       apiGatewayCloudWatchRole: true,
       warnings: [],
@@ -126,6 +127,7 @@ describe("resolveChatConfig: other settings", () => {
       messageBurst: "20",
       messagesPerSecond: "0.5",
       fanoutBatchSize: "250",
+      historyDays: "7",
     });
     expect(config).toMatchObject({
       stageName: "beta",
@@ -134,11 +136,11 @@ describe("resolveChatConfig: other settings", () => {
       tokenTransport: "subprotocol",
       rateLimit: { burst: 20, perSecond: 0.5 },
       fanoutBatchSize: 250,
+      historyDays: 7,
     });
-    expect(resolve({ ...VALID_CONTEXT, messageBurst: 5, apiGatewayCloudWatchRole: false })).toMatchObject({
-      rateLimit: { burst: 5 },
-      apiGatewayCloudWatchRole: false,
-    });
+    expect(
+      resolve({ ...VALID_CONTEXT, messageBurst: 5, apiGatewayCloudWatchRole: false, historyDays: 365 }),
+    ).toMatchObject({ rateLimit: { burst: 5 }, apiGatewayCloudWatchRole: false, historyDays: 365 });
   });
 
   it("refuses a token transport it does not know, listing the ones it does", () => {
@@ -169,6 +171,16 @@ describe("resolveChatConfig: other settings", () => {
       expect(message).toContain("a whole number from 1 to 3000");
     }
     expect(resolve({ ...VALID_CONTEXT, fanoutBatchSize: 3000 }).fanoutBatchSize).toBe(3000);
+  });
+
+  it("keeps history for 30 days unless historyDays, a whole number of days from 1, says otherwise", () => {
+    expect(Limits.defaultHistoryDays).toBe(30);
+    expect(resolve({ ...VALID_CONTEXT, historyDays: " " }).historyDays).toBe(30);
+    expect(resolve({ ...VALID_CONTEXT, historyDays: "1" }).historyDays).toBe(1);
+    for (const historyDays of ["0", "-7", "1.5", "a month", true, 0]) {
+      const { message } = configError({ ...VALID_CONTEXT, historyDays }, "historyDays", "-c historyDays=30");
+      expect(message).toMatch(/^historyDays must be a whole number, 1 or more, got /);
+    }
   });
 
   it("refuses settings of the wrong type", () => {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ConnectionTable } from "../../core/connection-table.js";
 import { EnvVar } from "../../core/env.js";
 import { CLIENT_ACTIONS, ROUTE_SELECTION_EXPRESSION, RouteKey, TOKEN_IDENTITY_SOURCES } from "../../core/protocol.js";
+import { RoomTable, roomTableCreateInput } from "../../core/room-table.js";
 import { SuperTokensEnvVar } from "../../core/supertokens-backend.js";
 import type { ChatFunction } from "../../lib/chat-function.js";
 import type { ChatStack } from "../../lib/chat-stack.js";
@@ -67,27 +68,39 @@ const siteUrl = (stack: ChatStack, path = "") => ({
 /** Logical id of a `BucketDeployment`'s custom resource. */
 const deploymentId = (deployment: BucketDeployment) => logicalId(deployment.node.findChild("CustomResource"));
 
-// Two synthesized stacks shared by every test that only reads them: mode (a), the SuperTokens backend in the stack,
-// bundled by the real esbuild with the real page build; and mode (b), an existing backend, with every other
-// setting changed from its default.
+// Two synthesized stacks shared by every test that only reads them, and the only two synthesized here but for the
+// settings tests at the end:
+// - `full`: mode (a), the SuperTokens backend in the stack, every other setting at its default; templates only
+//   (no esbuild, a stand-in page).
+// - `external`: mode (b), an existing backend, with every other setting changed from its default; bundled by the
+//   real esbuild, with the real page build. The auth function, which only mode (a) has, is bundled and run by
+//   test/auth/auth-api-bundle.test.ts, so it is not bundled twice.
 let full: ChatStack;
 let template: Template;
 let ids: Ids;
 let external: ChatStack;
 let externalTemplate: Template;
+let externalIds: Omit<Ids, "auth">;
 beforeAll(() => {
-  full = chatStack({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER }, { bundle: true });
+  full = chatStack({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER });
   template = Template.fromStack(full);
   ids = handlerIds(full);
-  external = chatStack({
-    ...VALID_CONTEXT,
-    tokenTransport: "subprotocol",
-    messageBurst: "20",
-    messagesPerSecond: "0.5",
-    fanoutBatchSize: "250",
-    appName: "Team chat",
-  });
+  external = chatStack(
+    {
+      ...VALID_CONTEXT,
+      tokenTransport: "subprotocol",
+      messageBurst: "20",
+      messagesPerSecond: "0.5",
+      fanoutBatchSize: "250",
+      historyDays: "7",
+      appName: "Team chat",
+      stageName: "beta",
+      apiGatewayCloudWatchRole: "false",
+    },
+    { bundle: true },
+  );
   externalTemplate = Template.fromStack(external);
+  externalIds = handlerIds(external);
 }, 240_000);
 
 describe("ChatStack: WebSocket API", () => {
@@ -123,7 +136,9 @@ describe("ChatStack: WebSocket API", () => {
       .map((route) => route.Properties.RouteKey)
       .filter((key) => !key.includes("/auth/"));
     expect(routeKeys.sort()).toEqual(Object.values(RouteKey).sort());
-    expect(CLIENT_ACTIONS).toEqual([RouteKey.SendMessage, RouteKey.Refresh]);
+    // Every client action has its own route (rooms and history included); only the three $ routes are not actions.
+    expect([...CLIENT_ACTIONS].sort()).toEqual(routeKeys.filter((key) => !key.startsWith("$")).sort());
+    expect(CLIENT_ACTIONS).toEqual(expect.arrayContaining([RouteKey.Join, RouteKey.Leave, RouteKey.History]));
     expect(functionOfRoute(template, RouteKey.Connect)).toBe(ids.connect.fn);
     expect(functionOfRoute(template, RouteKey.Disconnect)).toBe(ids.disconnect.fn);
     for (const key of [RouteKey.Default, ...CLIENT_ACTIONS]) {
@@ -161,21 +176,52 @@ describe("ChatStack: WebSocket API", () => {
   });
 });
 
-describe("ChatStack: connections table", () => {
-  it("is keyed, billed, expired, backed up and encrypted as core/connection-table.ts says", () => {
-    template.resourceCountIs("AWS::DynamoDB::Table", 1);
+describe("ChatStack: tables", () => {
+  /** What both tables share: on-demand, backed up, encrypted with the AWS managed key, no index, no stream. */
+  const common = {
+    BillingMode: "PAY_PER_REQUEST",
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    GlobalSecondaryIndexes: Match.absent(),
+    StreamSpecification: Match.absent(),
+  };
+
+  it("are two: connections and rooms", () => {
+    template.resourceCountIs("AWS::DynamoDB::Table", 2);
+    externalTemplate.resourceCountIs("AWS::DynamoDB::Table", 2);
+  });
+
+  it("keep connections keyed, billed, expired, backed up and encrypted as core/connection-table.ts says", () => {
     template.hasResource("AWS::DynamoDB::Table", {
       DeletionPolicy: "Retain",
       UpdateReplacePolicy: "Retain",
       Properties: {
+        ...common,
         KeySchema: [{ AttributeName: ConnectionTable.partitionKey, KeyType: "HASH" }],
         AttributeDefinitions: [{ AttributeName: ConnectionTable.partitionKey, AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
         TimeToLiveSpecification: { AttributeName: ConnectionTable.timeToLiveAttribute, Enabled: true },
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        SSESpecification: { SSEEnabled: true },
       },
     });
+  });
+
+  it("keep rooms keyed by room and sk, expired by ttl, exactly as the sandbox creates them (core/room-table.ts)", () => {
+    const rooms = template.toJSON().Resources[logicalId(full.rooms.table)] as Resource;
+    expect(rooms).toMatchObject({ DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
+    Template.fromJSON({ Resources: { Rooms: rooms } }).hasResourceProperties("AWS::DynamoDB::Table", {
+      ...common,
+      KeySchema: [
+        { AttributeName: RoomTable.partitionKey, KeyType: "HASH" },
+        { AttributeName: RoomTable.sortKey, KeyType: "RANGE" },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: RoomTable.partitionKey, AttributeType: "S" },
+        { AttributeName: RoomTable.sortKey, AttributeType: "S" },
+      ],
+      TimeToLiveSpecification: { AttributeName: RoomTable.timeToLiveAttribute, Enabled: true },
+    });
+    expect([RoomTable.partitionKey, RoomTable.sortKey, RoomTable.timeToLiveAttribute]).toEqual(["room", "sk", "ttl"]);
+    const { KeySchema, AttributeDefinitions } = roomTableCreateInput("rooms");
+    expect(rooms.Properties).toMatchObject({ KeySchema, AttributeDefinitions });
   });
 });
 
@@ -192,67 +238,90 @@ describe("ChatStack: handlers", () => {
   });
 
   it("are bundled by esbuild as ESM with a require shim, a source map without the sources, and only what they use", () => {
-    const { directory } = (full.node.root as App).synth();
-    const sources: Record<string, string[]> = {};
-    for (const [name, { fn }] of Object.entries(ids)) {
-      const key = template.toJSON().Resources[fn].Properties.Code.S3Key as string;
+    const { directory } = (external.node.root as App).synth();
+    expect(Object.keys(externalIds).sort()).toEqual(["authorizer", "connect", "disconnect", "message", "worker"]);
+    for (const [name, { fn }] of Object.entries(externalIds)) {
+      const key = externalTemplate.toJSON().Resources[fn].Properties.Code.S3Key as string;
       const asset = join(directory, `asset.${key.replace(/\.zip$/, "")}`);
       expect(readFileSync(join(asset, "index.mjs"), "utf8")).toMatch(/^import \{ createRequire as /);
       const map = JSON.parse(readFileSync(join(asset, "index.mjs.map"), "utf8"));
-      const entry = { worker: "fanout-worker", auth: "auth-api" }[name] ?? name;
+      const entry = name === "worker" ? "fanout-worker" : name;
       expect(map.sources).toContainEqual(expect.stringMatching(new RegExp(`lambdas/${entry}\\.ts$`)));
       expect(map.sourcesContent).toBeUndefined();
-      sources[name] = map.sources;
-    }
-    // The SDK comes with the Lambda runtime; supertokens-node only where it serves sign-in.
-    const uses = (name: string, pkg: string) => sources[name]?.some((file) => file.includes(`node_modules/${pkg}/`));
-    expect(uses("auth", "supertokens-node")).toBe(true);
-    for (const name of Object.keys(ids)) {
-      expect(uses(name, "@aws-sdk")).toBe(false);
-      if (name !== "auth") expect(uses(name, "supertokens-node")).toBe(false);
+      // The SDK comes with the Lambda runtime; supertokens-node only where it serves sign-in (the auth function,
+      // checked in test/auth/auth-api-bundle.test.ts).
+      const uses = (pkg: string) => map.sources.some((file: string) => file.split("/").includes(pkg));
+      expect(uses("@aws-sdk")).toBe(false);
+      expect(uses("supertokens-node")).toBe(false);
     }
   });
 
   it("give the authorizer and the message handler the token settings, and each handler what it reads", () => {
     const common = { [EnvVar.LogLevel]: "info", NODE_OPTIONS: "--enable-source-maps" };
-    const table = { [EnvVar.TableName]: { Ref: logicalId(full.connections.table) } };
-    const callback = { [EnvVar.CallbackUrl]: expect.objectContaining({ "Fn::Join": expect.anything() }) };
+    const tables = {
+      [EnvVar.TableName]: { Ref: logicalId(full.connections.table) },
+      [EnvVar.RoomsTableName]: { Ref: logicalId(full.rooms.table) },
+    };
+    // What builds a chat service (core/handlers/env-deps.ts) and so may broadcast and clean up after gone connections.
+    const sender = {
+      [EnvVar.CallbackUrl]: expect.objectContaining({ "Fn::Join": expect.anything() }),
+      [EnvVar.FanoutQueueUrl]: { Ref: logicalId(full.fanout.queue) },
+      [EnvVar.FanoutBatchSize]: "1000",
+    };
     const tokens = {
       [EnvVar.JwksUri]: siteUrl(full, "/auth/jwt/jwks.json"),
       [EnvVar.Issuer]: siteUrl(full, "/auth"),
     };
     expect(envOf(template, ids.authorizer.fn)).toEqual({ ...common, ...tokens });
-    expect(envOf(template, ids.connect.fn)).toEqual({ ...common, ...table });
-    expect(envOf(template, ids.disconnect.fn)).toEqual({ ...common, ...table });
-    expect(envOf(template, ids.worker.fn)).toEqual({ ...common, ...table, ...callback });
+    expect(envOf(template, ids.connect.fn)).toEqual({ ...common, ...tables });
+    expect(envOf(template, ids.disconnect.fn)).toEqual({ ...common, ...tables, ...sender });
+    expect(envOf(template, ids.worker.fn)).toEqual({ ...common, ...tables, ...sender });
     expect(envOf(template, ids.message.fn)).toEqual({
       ...common,
-      ...table,
+      ...tables,
       ...tokens,
-      ...callback,
+      ...sender,
       [EnvVar.MessageBurst]: "10",
       [EnvVar.MessagesPerSecond]: "2",
-      [EnvVar.FanoutBatchSize]: "1000",
-      [EnvVar.FanoutQueueUrl]: { Ref: logicalId(full.fanout.queue) },
+      [EnvVar.HistoryDays]: "30",
     });
-    expect(JSON.stringify(envOf(template, ids.message.fn)[EnvVar.CallbackUrl])).toMatch(
-      /"https:\/\/".*execute-api.*"\/prod"/,
-    );
+    for (const name of ["disconnect", "message", "worker"] as const) {
+      expect(JSON.stringify(envOf(template, ids[name].fn)[EnvVar.CallbackUrl])).toMatch(
+        /"https:\/\/".*execute-api.*"\/prod"/,
+      );
+    }
   });
 
-  it("take the rate limit and the fan-out batch size from the settings", () => {
-    const env = envOf(externalTemplate, logicalId(external.handlers.message.function));
-    expect(env).toMatchObject({
+  it("set no variable that nothing reads", () => {
+    const known = new Set<string>([...Object.values(EnvVar), ...Object.values(SuperTokensEnvVar), "NODE_OPTIONS"]);
+    for (const [t, handlers] of [
+      [template, ids],
+      [externalTemplate, externalIds],
+    ] as const) {
+      for (const { fn } of Object.values(handlers)) {
+        expect(Object.keys(envOf(t, fn)).filter((name) => !known.has(name))).toEqual([]);
+      }
+    }
+  });
+
+  it("take the rate limit, the fan-out batch size and the history's retention from the settings", () => {
+    expect(envOf(externalTemplate, externalIds.message.fn)).toMatchObject({
       [EnvVar.MessageBurst]: "20",
       [EnvVar.MessagesPerSecond]: "0.5",
       [EnvVar.FanoutBatchSize]: "250",
+      [EnvVar.HistoryDays]: "7",
     });
+    for (const name of ["disconnect", "worker"] as const) {
+      expect(envOf(externalTemplate, externalIds[name].fn)).toMatchObject({ [EnvVar.FanoutBatchSize]: "250" });
+    }
   });
 
   it("give the route handlers time up to the 29 s integration limit, the authorizer little", () => {
     const timeout = (id: string) => template.toJSON().Resources[id].Properties.Timeout;
     expect(timeout(ids.authorizer.fn)).toBe(5);
+    // Both broadcast: messages and presence from one, departures from the other.
     expect(timeout(ids.message.fn)).toBe(29);
+    expect(timeout(ids.disconnect.fn)).toBe(29);
     for (const name of ["authorizer", "connect", "disconnect", "message"] as const) {
       expect(timeout(ids[name].fn)).toBeLessThanOrEqual(29);
     }
@@ -261,38 +330,76 @@ describe("ChatStack: handlers", () => {
 
 describe("ChatStack: IAM", () => {
   const logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
-  const actions = (roleId: string) => statementsOf(template, roleId).flatMap(actionsOf).sort();
+  const consume = [
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+  ];
+  /** What a chat service needs to broadcast and to forget a gone connection (disconnect, message, worker). */
+  const sender = [
+    "dynamodb:GetItem on connections",
+    "dynamodb:DeleteItem on connections",
+    "dynamodb:DeleteItem on rooms",
+    "dynamodb:Query on rooms",
+    "execute-api:ManageConnections",
+    "sqs:SendMessage",
+  ];
+
+  /** The role's actions, sorted; DynamoDB ones name their table: `dynamodb:PutItem on rooms`. */
+  function permissions(stack: ChatStack, t: Template, roleId: string): string[] {
+    const tables = new Map([
+      [logicalId(stack.connections.table), "connections"],
+      [logicalId(stack.rooms.table), "rooms"],
+    ]);
+    return statementsOf(t, roleId)
+      .flatMap((statement) => {
+        const resources = [statement.Resource].flat() as { "Fn::GetAtt"?: [string, string] }[];
+        const table = resources.length === 1 ? tables.get(resources[0]?.["Fn::GetAtt"]?.[0] ?? "") : undefined;
+        return actionsOf(statement).map((action) =>
+          action.startsWith("dynamodb:") ? `${action} on ${table ?? JSON.stringify(resources)}` : action,
+        );
+      })
+      .sort();
+  }
+  const allows = (name: keyof Ids) => permissions(full, template, ids[name].role);
 
   it("grants each handler exactly the actions it needs: the authorizer no DynamoDB at all", () => {
-    expect(actions(ids.authorizer.role)).toEqual(logs);
-    expect(actions(ids.connect.role)).toEqual(["dynamodb:PutItem", ...logs]);
-    expect(actions(ids.disconnect.role)).toEqual(["dynamodb:DeleteItem", ...logs]);
-    expect(actions(ids.message.role)).toEqual([
-      "dynamodb:DeleteItem",
-      "dynamodb:GetItem",
-      "dynamodb:Scan",
-      "dynamodb:UpdateItem",
-      "execute-api:ManageConnections",
-      ...logs,
-      "sqs:GetQueueAttributes",
-      "sqs:GetQueueUrl",
-      "sqs:SendMessage",
-    ]);
-    expect(actions(ids.worker.role)).toEqual([
-      "dynamodb:DeleteItem",
-      "execute-api:ManageConnections",
-      ...logs,
-      "sqs:ChangeMessageVisibility",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:GetQueueUrl",
-      "sqs:ReceiveMessage",
-    ]);
-    expect(actions(ids.auth.role)).toEqual([...logs, "ssm:GetParameters"]);
+    expect(allows("authorizer")).toEqual(logs);
+    expect(allows("connect")).toEqual(["dynamodb:PutItem on connections", "dynamodb:PutItem on rooms", ...logs]);
+    expect(allows("disconnect")).toEqual([...sender, ...logs].sort());
+    expect(allows("message")).toEqual(
+      [
+        ...sender,
+        "dynamodb:UpdateItem on connections",
+        "dynamodb:PutItem on rooms",
+        "dynamodb:UpdateItem on rooms",
+        ...logs,
+      ].sort(),
+    );
+    expect(allows("worker")).toEqual([...sender, ...consume, ...logs].sort());
+    expect(allows("auth")).toEqual([...logs, "ssm:GetParameters"]);
+    for (const name of ["authorizer", "connect", "disconnect", "message", "worker"] as const) {
+      expect(permissions(external, externalTemplate, externalIds[name].role)).toEqual(allows(name));
+    }
   });
 
-  it("scopes DynamoDB to the table, SQS to the fan-out queue, logs to the handler's own log group", () => {
-    const tableArn = { "Fn::GetAtt": [logicalId(full.connections.table), "Arn"] };
+  it("lets $connect store on both tables but read neither, and gives no role a Scan or a wildcard action", () => {
+    expect(allows("connect").filter((action) => !/PutItem|^logs:/.test(action))).toEqual([]);
+    for (const t of [template, externalTemplate]) {
+      const actions = Object.values(t.findResources("AWS::IAM::Policy")).flatMap((policy) =>
+        (policy.Properties.PolicyDocument.Statement as Statement[]).flatMap(actionsOf),
+      );
+      expect(actions).toContain("dynamodb:Query");
+      expect(actions.filter((action) => /^(dynamodb|sqs|execute-api):.*(\*|Scan|Batch)|^\*$/.test(action))).toEqual([]);
+    }
+  });
+
+  it("scopes DynamoDB to one table, SQS to the fan-out queue, logs to the handler's own log group", () => {
+    const tableArns = [full.connections.table, full.rooms.table].map((table) => ({
+      "Fn::GetAtt": [logicalId(table), "Arn"],
+    }));
     const queueArn = { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] };
     const logGroups: Record<string, unknown> = Object.fromEntries(
       [...Object.entries(full.handlers), ["worker", full.fanout.worker], ["auth", full.authApi?.handler]].map(
@@ -303,29 +410,44 @@ describe("ChatStack: IAM", () => {
       for (const statement of statementsOf(template, role)) {
         const resources = [statement.Resource].flat();
         const service = actionsOf(statement)[0]?.split(":")[0];
-        if (service === "dynamodb") expect(resources).toEqual([tableArn]);
+        if (service === "dynamodb") {
+          expect(resources).toHaveLength(1);
+          expect(tableArns).toContainEqual(resources[0]);
+        }
         if (service === "sqs") expect(resources).toEqual([queueArn]);
         if (service === "logs") expect(resources).toEqual([logGroups[name]]);
       }
     }
   });
 
-  it("allows ManageConnections on this API's prod stage @connections only, to the senders", () => {
-    for (const { role } of [ids.message, ids.worker]) {
-      const manage = statementsOf(template, role).filter((s) => actionsOf(s)[0]?.startsWith("execute-api:"));
-      expect(manage).toHaveLength(1);
-      const [statement] = manage as [Statement];
-      expect(actionsOf(statement)).toEqual(["execute-api:ManageConnections"]);
-      const [, parts] = (statement.Resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
-      expect(parts).toContainEqual({ Ref: logicalId(full.webSocket.api) });
-      expect(parts.at(-1)).toBe("/prod/*/@connections/*");
+  it("allows ManageConnections on this API's stage @connections only, to the handlers that send", () => {
+    const stages = [
+      [full, template, ids, "prod"],
+      [external, externalTemplate, externalIds, "beta"],
+    ] as const;
+    for (const [stack, t, handlers, stage] of stages) {
+      for (const [name, { role }] of Object.entries(handlers)) {
+        const manage = statementsOf(t, role).filter((s) => actionsOf(s).some((a) => a.startsWith("execute-api:")));
+        if (!["disconnect", "message", "worker"].includes(name)) {
+          expect(manage).toEqual([]);
+          continue;
+        }
+        expect(manage).toHaveLength(1);
+        const [statement] = manage as [Statement];
+        expect(actionsOf(statement)).toEqual(["execute-api:ManageConnections"]);
+        const [, parts] = (statement.Resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
+        expect(parts).toContainEqual({ Ref: logicalId(stack.webSocket.api) });
+        expect(parts.at(-1)).toBe(`/${stage}/*/@connections/*`);
+      }
     }
   });
 
   it("has no '*' resource anywhere, and no managed policy on a handler role", () => {
-    for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
-      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
-        expect([statement.Resource].flat()).not.toContain("*");
+    for (const t of [template, externalTemplate]) {
+      for (const policy of Object.values(t.findResources("AWS::IAM::Policy"))) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          expect([statement.Resource].flat()).not.toContain("*");
+        }
       }
     }
     for (const { role } of Object.values(ids)) {
@@ -537,6 +659,7 @@ describe("ChatStack: web hosting", () => {
       appName: "Chat",
     });
     expect(deployedConfig(external, externalTemplate)).toMatchObject({
+      webSocketUrl: "wss://<WebSocketApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>/beta",
       tokenTransport: "subprotocol",
       auth: { mode: "supertokens", apiDomain: "https://api.example.com", apiBasePath: "/auth" },
       appName: "Team chat",
@@ -544,8 +667,8 @@ describe("ChatStack: web hosting", () => {
   });
 
   it("builds the page with web/build.ts: index.html and content-hashed assets", () => {
-    const { directory } = (full.node.root as App).synth();
-    const assets = template.toJSON().Resources[deploymentId(full.site.assets)].Properties;
+    const { directory } = (external.node.root as App).synth();
+    const assets = externalTemplate.toJSON().Resources[deploymentId(external.site.assets)].Properties;
     const dir = join(directory, `asset.${(assets.SourceObjectKeys[0] as string).replace(/\.zip$/, "")}`);
     expect(readFileSync(join(dir, "index.html"), "utf8")).toMatch(/src="assets\/main-[A-Z0-9]+\.js"/);
     expect(readdirSync(join(dir, "assets")).some((file) => /^main-[A-Z0-9]+\.js$/.test(file))).toBe(true);
@@ -589,11 +712,12 @@ describe("ChatStack: fan-out workers", () => {
 });
 
 describe("ChatStack: outputs and checks", () => {
-  it("outputs the site URL, the wss:// URL, the callback URL, the table and the dead-letter queue", () => {
+  it("outputs the site URL, the wss:// URL, the callback URL, the tables and the dead-letter queue", () => {
     template.hasOutput("SiteUrl", { Value: siteUrl(full, "/") });
     template.hasOutput("WebSocketUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["wss://", "/prod"])] } });
     template.hasOutput("CallbackUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["https://", "/prod"])] } });
     template.hasOutput("ConnectionsTableName", { Value: { Ref: logicalId(full.connections.table) } });
+    template.hasOutput("RoomsTableName", { Value: { Ref: logicalId(full.rooms.table) } });
     template.hasOutput("FanoutDeadLetterQueueUrl", { Value: { Ref: logicalId(full.fanout.deadLetterQueue) } });
   });
 
@@ -606,35 +730,34 @@ describe("ChatStack: outputs and checks", () => {
 
   it("reports no synth warnings or errors with valid settings", () => {
     for (const stack of [full, external]) {
-      expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
-      expect(Annotations.fromStack(stack).findError("*", Match.anyValue())).toEqual([]);
+      // Each Annotations.fromStack synthesizes the app again: once per stack.
+      const annotations = Annotations.fromStack(stack);
+      expect(annotations.findWarning("*", Match.anyValue())).toEqual([]);
+      expect(annotations.findError("*", Match.anyValue())).toEqual([]);
     }
   });
 });
 
 describe("ChatStack: settings", () => {
-  it("uses the stageName context for the stage, the URLs and the @connections grant", () => {
-    const beta = chatStack({ ...VALID_CONTEXT, stageName: "beta" });
-    const t = Template.fromStack(beta);
-    t.hasResourceProperties("AWS::ApiGatewayV2::Stage", { StageName: "beta" });
-    t.hasOutput("WebSocketUrl", { Value: { "Fn::Join": ["", Match.arrayWith(["/beta"])] } });
-    t.hasResourceProperties("AWS::IAM::Policy", {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: "execute-api:ManageConnections",
-            Resource: { "Fn::Join": ["", Match.arrayWith(["/beta/*/@connections/*"])] },
-          }),
-        ]),
-      },
-    });
-    expect(new AwsSolutionsChecks().validateScope(beta).violations).toEqual([]);
+  // The changed settings are the `external` stack's, which the checks above (cdk-nag included) cover too.
+  it("uses the stageName context for the stage and the URLs (the @connections grant: see IAM)", () => {
+    externalTemplate.hasResourceProperties("AWS::ApiGatewayV2::Stage", { StageName: "beta" });
+    for (const output of ["WebSocketUrl", "CallbackUrl"]) {
+      externalTemplate.hasOutput(output, { Value: { "Fn::Join": ["", Match.arrayWith(["/beta"])] } });
+    }
   });
 
   it("leaves the API Gateway account setting alone when apiGatewayCloudWatchRole is false", () => {
-    const t = Template.fromStack(chatStack({ ...VALID_CONTEXT, apiGatewayCloudWatchRole: "false" }));
-    t.resourceCountIs("AWS::ApiGateway::Account", 0);
-    expect(Object.keys(t.findResources("AWS::IAM::Role", { DeletionPolicy: "Retain" }))).toEqual([]);
+    template.resourceCountIs("AWS::ApiGateway::Account", 1);
+    externalTemplate.resourceCountIs("AWS::ApiGateway::Account", 0);
+    expect(Object.keys(externalTemplate.findResources("AWS::IAM::Role", { DeletionPolicy: "Retain" }))).toEqual([]);
+  });
+
+  it("sets the history's retention from historyDays, and refuses one that is not a whole number of days", () => {
+    expect(envOf(externalTemplate, externalIds.message.fn)[EnvVar.HistoryDays]).toBe("7");
+    expect(() => chatStack({ ...VALID_CONTEXT, historyDays: "0" })).toThrow(
+      /^historyDays must be a whole number, 1 or more, got 0 \(for example: cdk deploy -c historyDays=30\)$/,
+    );
   });
 
   it("fails with the setting's name and an example when the context is missing or malformed", () => {

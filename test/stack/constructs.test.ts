@@ -7,12 +7,15 @@ import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Source } from "aws-cdk-lib/aws-s3-deployment";
 import { describe, expect, it } from "vitest";
 import { TOKEN_IDENTITY_SOURCES } from "../../core/protocol.js";
+import { RoomTable } from "../../core/room-table.js";
+import type { SiteConfig } from "../../core/site-config.js";
 import { ChatAuthApi } from "../../lib/chat-auth-api.js";
 import { ChatFunction, type ChatFunctionProps } from "../../lib/chat-function.js";
 import { ChatSite } from "../../lib/chat-site.js";
 import { ChatWebSocketApi, type ChatWebSocketApiProps } from "../../lib/chat-websocket-api.js";
 import { ConnectionsTable } from "../../lib/connection-table.js";
 import { FanoutWorkers } from "../../lib/fanout-workers.js";
+import { RoomsTable } from "../../lib/room-table.js";
 import { emptyStack, logicalId } from "./support.js";
 
 const ENTRY = fileURLToPath(new URL("../../lambdas/connect.ts", import.meta.url));
@@ -127,21 +130,54 @@ describe("ConnectionsTable", () => {
     const role = (id: string) => new Role(stack, id, { assumedBy: new ServicePrincipal("lambda.amazonaws.com") });
     table.grantPutConnection(role("Put"));
     table.grantDeleteConnection(role("Delete"));
-    table.grantReadConnections(role("Read"));
+    table.grantReadConnection(role("Read"));
     table.grantUpdateConnection(role("Update"));
     const template = Template.fromStack(stack);
     const arn = [{ "Fn::GetAtt": [logicalId(table.table), "Arn"] }];
-    const grants = [
-      "dynamodb:PutItem",
-      "dynamodb:DeleteItem",
-      ["dynamodb:GetItem", "dynamodb:Scan"],
-      "dynamodb:UpdateItem",
-    ];
-    for (const Action of grants) {
+    for (const Action of ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]) {
       template.hasResourceProperties("AWS::IAM::Policy", {
         PolicyDocument: { Statement: [{ Action, Effect: "Allow", Resource: arn }] },
       });
     }
+    template.resourceCountIs("AWS::IAM::Policy", 4);
+  });
+});
+
+describe("RoomsTable", () => {
+  it("is keyed by room and sort key, expires by ttl, and is retained by default, removable on request", () => {
+    const stack = emptyStack();
+    new RoomsTable(stack, "Table");
+    Template.fromStack(stack).hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Retain",
+      Properties: {
+        KeySchema: [
+          { AttributeName: RoomTable.partitionKey, KeyType: "HASH" },
+          { AttributeName: RoomTable.sortKey, KeyType: "RANGE" },
+        ],
+        TimeToLiveSpecification: { AttributeName: RoomTable.timeToLiveAttribute, Enabled: true },
+      },
+    });
+    const destroyed = emptyStack();
+    new RoomsTable(destroyed, "Table", { removalPolicy: RemovalPolicy.DESTROY });
+    Template.fromStack(destroyed).hasResource("AWS::DynamoDB::Table", { DeletionPolicy: "Delete" });
+  });
+
+  it("grants one action each, on the table alone", () => {
+    const stack = emptyStack();
+    const table = new RoomsTable(stack, "Table");
+    const role = (id: string) => new Role(stack, id, { assumedBy: new ServicePrincipal("lambda.amazonaws.com") });
+    table.grantPutItems(role("Put"));
+    table.grantDeleteMembers(role("Delete"));
+    table.grantUpdateItems(role("Update"));
+    table.grantQueryRooms(role("Query"));
+    const template = Template.fromStack(stack);
+    const arn = [{ "Fn::GetAtt": [logicalId(table.table), "Arn"] }];
+    for (const Action of ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:Query"]) {
+      template.hasResourceProperties("AWS::IAM::Policy", {
+        PolicyDocument: { Statement: [{ Action, Effect: "Allow", Resource: arn }] },
+      });
+    }
+    template.resourceCountIs("AWS::IAM::Policy", 4);
   });
 });
 
@@ -197,10 +233,16 @@ describe("ChatAuthApi", () => {
 
 describe("ChatSite", () => {
   const site = (stack: Stack) => new ChatSite(stack, "Site", { content: Source.data("index.html", "<!doctype html>") });
+  const config: SiteConfig = {
+    webSocketUrl: "wss://example.com/prod",
+    tokenTransport: "query",
+    auth: { mode: "supertokens", apiDomain: "https://api.example.com", apiBasePath: "/auth" },
+    appName: "Chat",
+  };
 
   it("serves only the page without an auth API", () => {
     const stack = emptyStack();
-    site(stack).deployConfig({ appName: "Chat" });
+    site(stack).deployConfig(config);
     Template.fromStack(stack).hasResourceProperties("AWS::CloudFront::Distribution", {
       DistributionConfig: {
         CacheBehaviors: Match.absent(),
@@ -213,8 +255,8 @@ describe("ChatSite", () => {
     const stack = emptyStack();
     const page = site(stack);
     expect(() => Template.fromStack(stack)).toThrow(/deployConfig\(\) was never called/);
-    page.deployConfig({});
-    expect(() => page.deployConfig({})).toThrow(/already called/);
+    page.deployConfig(config);
+    expect(() => page.deployConfig(config)).toThrow(/already called/);
   });
 });
 
@@ -244,7 +286,7 @@ describe("FanoutWorkers", () => {
       PolicyDocument: {
         Statement: [
           {
-            Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            Action: "sqs:SendMessage",
             Effect: "Allow",
             Resource: { "Fn::GetAtt": [logicalId(fanout.queue), "Arn"] },
           },

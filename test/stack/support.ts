@@ -1,21 +1,19 @@
 import { App, type CfnElement, Stack } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
+import { type ISource, Source } from "aws-cdk-lib/aws-s3-deployment";
 import type { IConstruct } from "constructs";
 import { ChatStack } from "../../lib/chat-stack.js";
+import { VALID_CONTEXT } from "./contexts.js";
 
-export const JWKS_URI = "https://api.example.com/auth/jwt/jwks.json";
-export const ISSUER = "https://api.example.com/auth";
-/** Mode (b): tokens from an existing SuperTokens backend. */
-export const VALID_CONTEXT = { jwksUri: JWKS_URI, issuer: ISSUER };
-export const CONNECTION_URI = "https://try.supertokens.com";
-export const API_KEY_PARAMETER = "/chat/supertokens-api-key";
-/** Mode (a): the stack runs the SuperTokens backend. */
-export const SUPERTOKENS_CONTEXT = { supertokensConnectionUri: CONNECTION_URI };
+export * from "./contexts.js";
 
 export interface TestAppOptions {
   /** Run esbuild for every function and build the page; off by default, since most tests read only the template. */
   readonly bundle?: boolean;
 }
+
+/** A stand-in for the built page, for stacks whose tests do not look inside it. */
+export const STUB_PAGE: ISource = Source.data("index.html", "<!doctype html><title>Chat</title>");
 
 /**
  * An app for one test. CDK's built-in CloudFormation schema check is off: it adds seconds per synth and `cdk synth`
@@ -28,8 +26,14 @@ export function testApp(context: Record<string, unknown> = {}, options: TestAppO
   });
 }
 
-export function chatStack(context: Record<string, unknown> = VALID_CONTEXT, options: TestAppOptions = {}): ChatStack {
-  return new ChatStack(testApp(context, options), "Chat");
+export interface ChatStackOptions extends TestAppOptions {
+  /** The page: `STUB_PAGE` unless the stack is bundled, in which case `web/build.ts` builds the real one. */
+  readonly webContent?: ISource;
+}
+
+export function chatStack(context: Record<string, unknown> = VALID_CONTEXT, options: ChatStackOptions = {}): ChatStack {
+  const webContent = options.webContent ?? (options.bundle ? undefined : STUB_PAGE);
+  return new ChatStack(testApp(context, options), "Chat", { webContent });
 }
 
 /** A bare stack for testing one construct. */
