@@ -229,7 +229,8 @@ export class ChatService {
   private async spendToken(connection: ConnectionRecord) {
     const { connections, clock } = this.deps;
     let current: ConnectionRecord | undefined = connection;
-    for (let attempt = 0; current && attempt < 3; attempt++) {
+    // Frames sent at once by one connection compete for the bucket; a few re-reads settle them.
+    for (let attempt = 0; current && attempt < 6; attempt++) {
       const { allowed, bucket, retryAfterMs } = takeToken(current.bucket, clock(), this.rateLimit);
       if (!allowed) {
         throw new InvalidRequestError(

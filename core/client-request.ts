@@ -6,13 +6,13 @@ import {
   type LeaveRequest,
   Limits,
   LOBBY,
+  MESSAGE_ID_PATTERN,
   type RefreshRequest,
   ROOM_NAME_PATTERN,
   ROUTE_SELECTION_FIELD,
   RouteKey,
   type SendMessageRequest,
 } from "./protocol.js";
-import { MESSAGE_ID_PATTERN } from "./room-table.js";
 
 export type ClientRequest = SendMessageRequest | RefreshRequest | JoinRequest | LeaveRequest | HistoryRequest;
 

@@ -3,22 +3,11 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  ScanCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, toEpochSeconds } from "./clock.js";
 import { type ConnectionRecord, ConnectionTable } from "./connection-table.js";
 import type { TokenBucket } from "./rate-limiter.js";
-
-/** What a broadcast needs of a connection; a narrow projection keeps Scan pages small. */
-export type Recipient = Pick<ConnectionRecord, "connectionId" | "expiresAt">;
-
-export interface ScanOptions {
-  /** Items read per Scan request. @default 1000 */
-  pageSize?: number;
-  /** Parallel Scan segment this reader covers. @default the whole table */
-  segment?: { index: number; total: number };
-}
 
 /** Reads and writes connection records. Knows the table, not who calls it. */
 export class ConnectionStore {
@@ -110,34 +99,5 @@ export class ConnectionStore {
       if ((err as Error).name === "ConditionalCheckFailedException") return false;
       throw err;
     }
-  }
-
-  /**
-   * Live connections, one Scan page at a time, so memory holds a page and never the whole table.
-   * Records past their TTL are filtered out: DynamoDB may take days to delete them.
-   */
-  async *scan(options: ScanOptions = {}): AsyncGenerator<Recipient[]> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          Limit: options.pageSize ?? 1000,
-          ExclusiveStartKey: startKey,
-          ProjectionExpression: "#id, #exp",
-          FilterExpression: "#ttl > :now",
-          ExpressionAttributeNames: {
-            "#id": ConnectionTable.partitionKey,
-            "#exp": "expiresAt",
-            "#ttl": ConnectionTable.timeToLiveAttribute,
-          },
-          ExpressionAttributeValues: { ":now": toEpochSeconds(this.clock()) },
-          Segment: options.segment?.index,
-          TotalSegments: options.segment?.total,
-        }),
-      );
-      startKey = page.LastEvaluatedKey;
-      if (page.Items?.length) yield page.Items as Recipient[];
-    } while (startKey);
   }
 }

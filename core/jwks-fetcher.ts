@@ -2,8 +2,12 @@ import { request as httpRequest } from "node:http";
 import type { Fetcher } from "aws-jwt-verify/https";
 import { SimpleFetcher } from "aws-jwt-verify/https";
 
-/** JWKS fetch time limits: the authorizer must fail closed well inside its own timeout, never hang. */
-export const JwksFetchTimeouts = { socketIdleMs: 1000, responseMs: 1500 } as const;
+/**
+ * How long one JWKS fetch may take. aws-jwt-verify retries once at once, so two of these must fit in the
+ * authorizer's own timeout (8 s in the stack): the authorizer fails closed, never hangs. Behind CloudFront, a cold
+ * JWKS can mean a cold auth Lambda and a round trip to the SuperTokens core, hence not less.
+ */
+export const JWKS_RESPONSE_TIMEOUT_MS = 3000;
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -16,8 +20,8 @@ export function isLoopbackUrl(url: URL): boolean {
  * plain http to a loopback address. A remote http JWKS is refused whatever the option says.
  */
 export function createJwksFetcher(options: { allowInsecureLoopback?: boolean } = {}): Fetcher {
-  const requestOptions = { timeout: JwksFetchTimeouts.socketIdleMs, responseTimeout: JwksFetchTimeouts.responseMs };
-  const https = new SimpleFetcher({ defaultRequestOptions: requestOptions });
+  // aws-jwt-verify honours only `responseTimeout` (its socket `timeout` has no listener).
+  const https = new SimpleFetcher({ defaultRequestOptions: { responseTimeout: JWKS_RESPONSE_TIMEOUT_MS } });
   if (!options.allowInsecureLoopback) return https;
   return {
     fetch: (uri, opts, data) => {
@@ -29,7 +33,7 @@ export function createJwksFetcher(options: { allowInsecureLoopback?: boolean } =
 
 function fetchLoopback(url: URL): Promise<ArrayBuffer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { timeout: JwksFetchTimeouts.responseMs }, (res) => {
+    const req = httpRequest(url, { timeout: JWKS_RESPONSE_TIMEOUT_MS }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         reject(new Error(`JWKS ${url.href}: status ${res.statusCode}, expected 200`));

@@ -31,6 +31,10 @@ export const CLIENT_ACTIONS = [
 
 /** The room every connection is in from the start, and where `sendmessage` goes without a `room`. */
 export const LOBBY = "lobby";
+/** Message ids are the room's sequence number, zero-padded so that text order is number order. */
+export const messageId = (sequence: number): string => String(sequence).padStart(12, "0");
+export const MESSAGE_ID_PATTERN = /^\d{12}$/;
+
 /** Room names: 1 to 32 of a-z, 0-9, `-` and `_`, starting with a letter or digit. */
 export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 

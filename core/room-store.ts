@@ -6,8 +6,8 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, toEpochSeconds } from "./clock.js";
-import type { ChatUser, MessageFrame } from "./protocol.js";
-import { type MemberItem, type MessageItem, messageId, RoomTable, SortKey } from "./room-table.js";
+import { type ChatUser, type MessageFrame, messageId } from "./protocol.js";
+import { type MemberItem, type MessageItem, RoomTable, SortKey } from "./room-table.js";
 
 /** What a Query of members returns: enough to send to, close, and show in presence. */
 export type Member = Pick<MemberItem, "connectionId" | "userId" | "name" | "expiresAt">;
@@ -18,6 +18,7 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
+const MAX_HISTORY_READS = 10;
 const MEMBER_PROJECTION = "connectionId, userId, #name, expiresAt";
 
 /** Room membership, message history and sequence numbers, all by Query on the room's partition. */
@@ -109,20 +110,41 @@ export class RoomStore {
     // Ids are zero-padded numbers, so the neighbours of an id bound the range exactly (BETWEEN is inclusive).
     const low = after === undefined ? SortKey.anyMessage : SortKey.message(messageId(Number(after) + 1));
     const high = before === undefined ? `${SortKey.anyMessage}~` : SortKey.message(messageId(Number(before) - 1));
-    const { Items = [] } = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "#room = :room AND #sk BETWEEN :low AND :high",
-        ExpressionAttributeNames: { "#room": RoomTable.partitionKey, "#sk": RoomTable.sortKey },
-        ExpressionAttributeValues: { ":room": room, ":low": low, ":high": high },
-        ScanIndexForward: !newestFirst,
-        Limit: limit + 1,
-      }),
-    );
-    const now = toEpochSeconds(this.clock());
-    const page = (Items as MessageItem[]).slice(0, limit).filter((item) => item.ttl > now);
-    const messages = page.map(({ sk: _sk, ttl: _ttl, ...message }) => message);
-    return { messages: newestFirst ? messages.reverse() : messages, hasMore: Items.length > limit };
+    const found: MessageItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // Expired messages wait for DynamoDB's lazy TTL deletion: filter them, and read on until a page is full. One
+    // more than the page tells whether there are more; the cap bounds the reads through a long expired stretch.
+    for (let reads = 0; reads < MAX_HISTORY_READS && found.length <= limit; reads++) {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "#room = :room AND #sk BETWEEN :low AND :high",
+          FilterExpression: "#ttl > :now",
+          ExpressionAttributeNames: {
+            "#room": RoomTable.partitionKey,
+            "#sk": RoomTable.sortKey,
+            "#ttl": RoomTable.timeToLiveAttribute,
+          },
+          ExpressionAttributeValues: {
+            ":room": room,
+            ":low": low,
+            ":high": high,
+            ":now": toEpochSeconds(this.clock()),
+          },
+          ScanIndexForward: !newestFirst,
+          Limit: limit + 1 - found.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      found.push(...((page.Items ?? []) as MessageItem[]));
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const messages = found.slice(0, limit).map(({ sk: _sk, ttl: _ttl, ...message }) => message);
+    return {
+      messages: newestFirst ? messages.reverse() : messages,
+      hasMore: found.length > limit || startKey !== undefined,
+    };
   }
 
   private key(room: string, sk: string) {

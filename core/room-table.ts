@@ -42,10 +42,6 @@ export interface MessageItem extends MessageFrame {
   ttl: number;
 }
 
-/** Message ids are the room's sequence number, zero-padded so that text order is number order. */
-export const messageId = (sequence: number): string => String(sequence).padStart(12, "0");
-export const MESSAGE_ID_PATTERN = /^\d{12}$/;
-
 /** DynamoDB `CreateTable` input for the table, for the sandbox and the tests. */
 export function roomTableCreateInput(tableName: string) {
   return {

@@ -89,8 +89,9 @@ export class ChatStack extends Stack {
       authorizer: new ChatFunction(this, "Authorizer", {
         entry: entry("authorizer"),
         description: "Chat: verifies the SuperTokens access token on $connect",
-        // Runs on every $connect before the socket opens; a JWKS fetch on a cold start fits well within this.
-        timeout: Duration.seconds(5),
+        // Runs on every $connect before the socket opens. Two JWKS fetches (aws-jwt-verify retries once) of
+        // JWKS_RESPONSE_TIMEOUT_MS each fit, so a slow JWKS ends in a refusal, never a Lambda timeout.
+        timeout: Duration.seconds(8),
         environment: tokens,
       }),
       connect: new ChatFunction(this, "Connect", {

@@ -149,6 +149,21 @@ describe("history", () => {
     expect(api.of("b", "history")[0]?.messages).toEqual([]);
   });
 
+  it("pages past expired messages that DynamoDB has not deleted yet, and says there is nothing older", async () => {
+    const { api, open, act, say, tick } = await chatRoom();
+    await open("a", "ada");
+    for (let i = 1; i <= 60; i++) await say("a", `old ${i}`);
+    tick(29 * 24 * 3600 * 1000);
+    await open("a2", "ada"); // a connection lives two hours at most
+    for (let i = 1; i <= 20; i++) await say("a2", `new ${i}`);
+    tick(2 * 24 * 3600 * 1000); // the first 60 are now past the 30-day retention
+    await open("b", "bob");
+    await act("b", { action: "join", room: "lobby" });
+    const [history] = api.of("b", "history");
+    expect(texts(history?.messages ?? [])).toEqual(Array.from({ length: 20 }, (_, i) => `new ${i + 1}`));
+    expect(history?.hasMore).toBe(false);
+  });
+
   it("splits a history of long messages into frames that each fit in one PostToConnection", async () => {
     const { api, open, act, say } = await chatRoom();
     await open("a", "ada");
