@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -68,14 +68,28 @@ export async function buildPage(): Promise<{ webRoot: string; dispose: () => Pro
   return { webRoot, dispose: () => rm(webRoot, { recursive: true, force: true }) };
 }
 
+/** The message list of the room on screen (every joined room has one; the others are hidden). */
+const shownList = ".messages-pane:not([hidden]) [data-testid=messages]";
+
 export const selectors = {
   state: "[data-testid=connection-state]",
-  messages: "[data-testid=messages]",
-  message: "[data-testid=messages] > li",
+  messages: shownList,
+  message: `${shownList} > li`,
+  historyStatus: ".messages-pane:not([hidden]) [data-testid=history-status]",
   input: "[data-testid=composer-input]",
   composerError: "[data-testid=composer-error]",
   signOut: "[data-testid=sign-out]",
   who: "[data-testid=who]",
+  roomTitle: "[data-testid=room-title]",
+  room: (name: string) => `[data-testid=room][data-room="${name}"]`,
+  roomAdd: "[data-testid=room-add]",
+  joinInput: "[data-testid=join-input]",
+  joinError: "[data-testid=join-error]",
+  leaveRoom: "[data-testid=leave-room]",
+  onlineList: "[data-testid=online-list]",
+  onlineToggle: "[data-testid=online-toggle]",
+  onlinePopover: "[data-testid=online-popover]",
+  announcer: "[data-testid=announcer]",
 } as const;
 
 export interface ChatUser {
@@ -146,15 +160,18 @@ export async function send(page: Page, text: string): Promise<void> {
 }
 
 export interface ShownMessage {
+  id: string;
   sender: string;
   text: string;
   own: boolean;
   time: string;
 }
 
+/** The messages of the room on screen, top to bottom. */
 export function shownMessages(page: Page): Promise<ShownMessage[]> {
   return page.locator(selectors.message).evaluateAll((items) =>
     items.map((item) => ({
+      id: item.getAttribute("data-id") ?? "",
       sender: item.querySelector(".message-sender")?.textContent ?? "",
       text: item.querySelector(".message-text")?.textContent ?? "",
       own: item.getAttribute("data-own") === "true",
@@ -163,7 +180,51 @@ export function shownMessages(page: Page): Promise<ShownMessage[]> {
   );
 }
 
-/** Waits until the page shows a message with exactly this text. */
+/** The texts of the room on screen, top to bottom. */
+export async function shownTexts(page: Page): Promise<string[]> {
+  return (await shownMessages(page)).map((message) => message.text);
+}
+
+/**
+ * Joins (or creates) a room by typing its name, as a person does; on a narrow screen the form is behind "+" first.
+ * Waits until the room is on screen and joined (the composer is enabled for it).
+ */
+export async function joinRoom(page: Page, name: string): Promise<void> {
+  const input = page.locator(selectors.joinInput);
+  if (!(await input.isVisible())) await page.locator(selectors.roomAdd).click();
+  await input.fill(name);
+  await input.press("Enter");
+  await page.locator(`${selectors.room(name)}[aria-current="true"]`).waitFor();
+  await waitForJoined(page);
+}
+
+/** Selects a room in the list and waits until it is on screen and joined. */
+export async function selectRoom(page: Page, name: string): Promise<void> {
+  await page.locator(selectors.room(name)).click();
+  await page.locator(`${selectors.room(name)}[aria-current="true"]`).waitFor();
+  await waitForJoined(page);
+}
+
+/** The room on screen can be written to: the connection is live and the server answered its join. */
+export async function waitForJoined(page: Page, timeout = 10_000): Promise<void> {
+  await page.locator(`${selectors.input}:not([disabled])`).waitFor({ timeout });
+}
+
+/** A room's unread badge: its number, or 0 when it is hidden. */
+export async function unreadCount(page: Page, room: string): Promise<number> {
+  const badge = page.locator(`${selectors.room(room)} [data-testid=unread]`);
+  if (await badge.isHidden()) return 0;
+  return Number((await badge.locator("[aria-hidden=true]").textContent()) ?? "0");
+}
+
+/** Names in an "online" list (the side bar's unless told), as shown. */
+export function onlineNames(page: Page, list: string = selectors.onlineList): Promise<string[]> {
+  return page
+    .locator(`${list} .online-user`)
+    .evaluateAll((items) => items.map((item) => (item.textContent ?? "").trim()));
+}
+
+/** Waits until the room on screen shows a message containing this text. */
 export async function waitForMessage(page: Page, text: string, timeout = 10_000): Promise<void> {
   await page.locator(`${selectors.message} .message-text`).filter({ hasText: text }).first().waitFor({ timeout });
 }
@@ -181,4 +242,26 @@ export async function recordStates(page: Page): Promise<() => Promise<string[]>>
     });
   }, selectors.state);
   return () => page.evaluate(() => [...(window as unknown as { __states: string[] }).__states]);
+}
+
+/** docs/screenshot.png: two windows side by side, as two people see the same conversation. */
+export async function saveScreenshot(browser: Browser, left: ChatUser, right: ChatUser): Promise<void> {
+  const [a, b] = await Promise.all([left.page.screenshot(), right.page.screenshot()]);
+  const context = await browser.newContext({ viewport: { width: 1200, height: 600 }, deviceScaleFactor: 1 });
+  try {
+    const page = await context.newPage();
+    const img = (png: Buffer, label: string) =>
+      `<figure><img src="data:image/png;base64,${png.toString("base64")}" alt=""><figcaption>${label}</figcaption></figure>`;
+    await page.setContent(
+      `<body style="margin:0;background:#d9dde4;display:flex;gap:20px;padding:12px 10px;font:13px system-ui;width:max-content">
+        <style>figure{margin:0}img{display:block;border-radius:8px;box-shadow:0 2px 8px rgb(0 0 0/.2)}
+        figcaption{text-align:center;color:#333;margin-top:6px}</style>
+        ${img(a, `${left.name}'s window`)}${img(b, `${right.name}'s window`)}</body>`,
+    );
+    const file = path.resolve(import.meta.dirname, "../../docs/screenshot.png");
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, await page.screenshot({ fullPage: true }));
+  } finally {
+    await context.close();
+  }
 }

@@ -127,20 +127,20 @@ describe("ChatSocket", () => {
     last().open();
     expect(chat.state.status).toBe("live");
     expect(states.map((s) => s.status)).toEqual(["connecting", "live"]);
-    expect(chat.sendMessage("  hello  ")).toBe(true);
-    expect(last().sent).toEqual([{ action: "sendmessage", text: "hello" }]);
+    expect(chat.sendMessage("design", "  hello  ")).toBe(true);
+    expect(last().sent).toEqual([{ action: "sendmessage", room: "design", text: "hello" }]);
   });
 
   it("refuses to send unless live", async () => {
     const { chat, last } = setup();
-    expect(chat.sendMessage("too early")).toBe(false);
+    expect(chat.sendMessage("lobby", "too early")).toBe(false);
     chat.start();
     await settle();
-    expect(chat.sendMessage("still connecting")).toBe(false);
+    expect(chat.sendMessage("lobby", "still connecting")).toBe(false);
     last().open();
     last().drop();
     expect(chat.state.status).toBe("reconnecting");
-    expect(chat.sendMessage("while reconnecting")).toBe(false);
+    expect(chat.sendMessage("lobby", "while reconnecting")).toBe(false);
     expect(last().sent).toEqual([]);
   });
 
@@ -260,7 +260,7 @@ describe("ChatSocket", () => {
     chat.stop();
     expect(last().closedWith).toBe(1000);
     expect(chat.state).toEqual({ status: "signed-out", reason: "stopped" });
-    expect(chat.sendMessage("after sign-out")).toBe(false);
+    expect(chat.sendMessage("lobby", "after sign-out")).toBe(false);
     await vi.advanceTimersByTimeAsync(120_000);
     expect(sockets).toHaveLength(1);
   });
@@ -295,9 +295,16 @@ describe("ChatSocket", () => {
     chat.start();
     await settle();
     last().open();
-    const message = { type: "message", id: "01J", sender: { userId: "u2", name: "Bob" }, text: "hi", sentAt: "x" };
+    const message = {
+      type: "message",
+      room: "lobby",
+      id: "000000000001",
+      sender: { userId: "u2", name: "Bob" },
+      text: "hi",
+      sentAt: "x",
+    };
     last().receive(message);
-    last().receive({ type: "presence", users: [] }); // a later server's frame: ignored, not an error
+    last().receive({ type: "typing", room: "lobby" }); // a later server's frame: ignored, not an error
     last().onmessage?.({ data: "not json" } as MessageEvent);
     expect(frames).toEqual([message]);
   });

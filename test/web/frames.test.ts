@@ -1,37 +1,87 @@
 import { describe, expect, it } from "vitest";
 import { Limits } from "../../core/protocol.js";
 import { parseConfig } from "../../web/src/config.js";
-import { codePointLength, parseServerFrame, sendMessageFrame, textProblem } from "../../web/src/frames.js";
+import {
+  codePointLength,
+  historyFrame,
+  joinFrame,
+  leaveFrame,
+  parseServerFrame,
+  sendMessageFrame,
+  textProblem,
+} from "../../web/src/frames.js";
 
 describe("parseServerFrame", () => {
-  it("accepts message, error and refreshed frames", () => {
-    const message = { type: "message", id: "01J", sender: { userId: "u1", name: "Ann" }, text: "hi", sentAt: "t" };
+  const message = {
+    type: "message",
+    room: "design",
+    id: "000000000042",
+    sender: { userId: "u1", name: "Ann" },
+    text: "hi",
+    sentAt: "2026-11-29T06:30:00.000Z",
+  };
+
+  it("accepts every frame of the protocol", () => {
     expect(parseServerFrame(JSON.stringify(message))).toEqual(message);
     expect(parseServerFrame('{"type":"error","code":"rate_limited","message":"slow down"}')).toEqual({
       type: "error",
       code: "rate_limited",
       message: "slow down",
     });
+    expect(parseServerFrame('{"type":"error","code":"not_a_member","message":"Join first.","room":"ops"}')).toEqual({
+      type: "error",
+      code: "not_a_member",
+      message: "Join first.",
+      room: "ops",
+    });
     expect(parseServerFrame('{"type":"refreshed","expiresAt":1900000000}')).toEqual({
       type: "refreshed",
       expiresAt: 1_900_000_000,
     });
+    const history = { type: "history", room: "design", messages: [message], hasMore: true };
+    expect(parseServerFrame(JSON.stringify(history))).toEqual(history);
+    const presence = { type: "presence", room: "design", users: [{ userId: "u1", name: "Ann" }, { userId: "u2" }] };
+    expect(parseServerFrame(JSON.stringify(presence))).toEqual(presence);
+    for (const type of ["joined", "left"]) {
+      const change = { type, room: "design", user: { userId: "u2", name: "Bob" } };
+      expect(parseServerFrame(JSON.stringify(change))).toEqual(change);
+    }
   });
 
   it("drops an empty sender name, so the page falls back to the user id", () => {
+    const frame = parseServerFrame(JSON.stringify({ ...message, sender: { userId: "u1", name: "" } }));
+    expect(frame).toEqual({ ...message, sender: { userId: "u1" } });
+  });
+
+  it("files a message without a room (a server from before rooms) under the lobby", () => {
+    const { room: _room, ...withoutRoom } = message;
+    expect(parseServerFrame(JSON.stringify(withoutRoom))).toEqual({ ...message, room: "lobby" });
+  });
+
+  it("keeps the good messages of a history frame and drops the rest", () => {
     const frame = parseServerFrame(
-      '{"type":"message","id":"1","sender":{"userId":"u1","name":""},"text":"x","sentAt":"t"}',
+      JSON.stringify({
+        type: "history",
+        room: "design",
+        messages: [message, { ...message, id: "43" }, { ...message, id: "000000000044", room: "ops" }, null],
+        hasMore: false,
+      }),
     );
-    expect(frame).toEqual({ type: "message", id: "1", sender: { userId: "u1" }, text: "x", sentAt: "t" });
+    expect(frame).toEqual({ type: "history", room: "design", messages: [message], hasMore: false });
   });
 
   it.each([
     ["not JSON", "<b>"],
     ["binary", new ArrayBuffer(2)],
     ["an array", "[]"],
-    ["an unknown type", '{"type":"presence","users":[]}'],
-    ["a message without sender", '{"type":"message","id":"1","text":"x","sentAt":"t"}'],
-    ["a message with a numeric text", '{"type":"message","id":"1","sender":{"userId":"u"},"text":1,"sentAt":"t"}'],
+    ["an unknown type", '{"type":"typing","room":"lobby"}'],
+    ["a message without sender", JSON.stringify({ ...message, sender: undefined })],
+    ["a message with a numeric text", JSON.stringify({ ...message, text: 1 })],
+    ["a message with an id that is not the server's", JSON.stringify({ ...message, id: "01J" })],
+    ["a message for an invalid room", JSON.stringify({ ...message, room: "Not A Room" })],
+    ["a history frame without hasMore", '{"type":"history","room":"design","messages":[]}'],
+    ["a presence frame without room", '{"type":"presence","users":[]}'],
+    ["a joined frame without user", '{"type":"joined","room":"design"}'],
     ["an error without message", '{"type":"error","code":"x"}'],
     ["refreshed without expiresAt", '{"type":"refreshed"}'],
   ])("ignores %s", (_, data) => {
@@ -52,8 +102,23 @@ describe("text checks", () => {
     expect(textProblem("a".repeat(Limits.maxTextLength + 1))).toMatch(/limit is 2000/);
   });
 
+  it("builds the room frames", () => {
+    expect(joinFrame("design")).toEqual({ action: "join", room: "design" });
+    expect(joinFrame("design", "000000000042")).toEqual({ action: "join", room: "design", after: "000000000042" });
+    expect(leaveFrame("design")).toEqual({ action: "leave", room: "design" });
+    expect(historyFrame("design", { before: "000000000042" })).toEqual({
+      action: "history",
+      room: "design",
+      before: "000000000042",
+    });
+  });
+
   it("builds the sendmessage frame with trimmed text", () => {
-    expect(sendMessageFrame("  hi\nthere ")).toEqual({ action: "sendmessage", text: "hi\nthere" });
+    expect(sendMessageFrame("design", "  hi\nthere ")).toEqual({
+      action: "sendmessage",
+      room: "design",
+      text: "hi\nthere",
+    });
   });
 });
 

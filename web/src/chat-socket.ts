@@ -6,7 +6,7 @@ import {
   TokenTransport,
 } from "../../core/protocol.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
-import { parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
+import { type ClientFrame, parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
 import { REFRESH_MARGIN_SECONDS, tokenExpiry } from "./jwt.js";
 
 /**
@@ -174,13 +174,13 @@ export class ChatSocket {
     void this.connect(this.generation);
   }
 
-  /** Sends a chat message; false when the connection is not live (nothing is queued). */
-  sendMessage(text: string): boolean {
-    return this.send(sendMessageFrame(text));
+  /** Sends a chat message to a room; false when the connection is not live (nothing is queued). */
+  sendMessage(room: string, text: string): boolean {
+    return this.send(sendMessageFrame(room, text));
   }
 
   /** Sends any client frame; false when the connection is not live. */
-  send(frame: unknown): boolean {
+  send(frame: ClientFrame): boolean {
     const socket = this.socket;
     if (this.stateValue.status !== "live" || !socket || socket.readyState !== OPEN) return false;
     socket.send(JSON.stringify(frame));

@@ -1,17 +1,11 @@
 import { TokenTransport } from "../../core/protocol.js";
+import type { SiteConfig } from "../../core/site-config.js";
 
-/** What `GET /config.json` tells the page; the same shape from the sandbox and from the deployed stack. */
-export interface AppConfig {
-  webSocketUrl: string;
-  /** Where the token goes at connect: the stack's `tokenTransport` setting. Absent means the query string. */
-  tokenTransport: TokenTransport;
-  auth: {
-    mode: "development" | "supertokens";
-    apiDomain: string;
-    apiBasePath: string;
-  };
-  appName: string;
-}
+/**
+ * What `GET /config.json` tells the page: the shared `SiteConfig` that the stack writes and the sandbox serves. The
+ * page still checks it (`parseConfig`): it is data from the network, and an older deployment may leave fields out.
+ */
+export type AppConfig = SiteConfig;
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -1,17 +1,31 @@
 import {
+  type ChatUser,
   type ErrorFrame,
+  type HistoryFrame,
+  type HistoryRequest,
+  type JoinRequest,
+  type LeaveRequest,
   Limits,
+  LOBBY,
+  MESSAGE_ID_PATTERN,
   type MessageFrame,
+  type PresenceChangeFrame,
+  type PresenceFrame,
   type RefreshedFrame,
   type RefreshRequest,
+  ROOM_NAME_PATTERN,
   RouteKey,
   type SendMessageRequest,
   type ServerFrame,
 } from "../../core/protocol.js";
 
+/** Every frame the page sends. */
+export type ClientFrame = SendMessageRequest | JoinRequest | LeaveRequest | HistoryRequest | RefreshRequest;
+
 /**
  * Parses a frame from the server. Returns undefined for anything that is not a frame this page understands, so a
- * newer server (rooms, presence, history) can add frame types without breaking an older page.
+ * newer server can add frame types without breaking an older page. Ids must look like the server's (12 digits):
+ * they go back to it as `after`/`before` cursors, and a malformed one would only earn `invalid_cursor`.
  */
 export function parseServerFrame(data: unknown): ServerFrame | undefined {
   if (typeof data !== "string") return undefined;
@@ -22,30 +36,82 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  if (value.type === "message") return asMessage(value);
-  if (value.type === "error") return asError(value);
-  if (value.type === "refreshed") return asRefreshed(value);
-  return undefined;
+  switch (value.type) {
+    case "message":
+      return asMessage(value);
+    case "history":
+      return asHistory(value);
+    case "presence":
+      return asPresence(value);
+    case "joined":
+    case "left":
+      return asPresenceChange(value.type, value);
+    case "error":
+      return asError(value);
+    case "refreshed":
+      return asRefreshed(value);
+    default:
+      return undefined;
+  }
 }
 
 function asMessage(value: Record<string, unknown>): MessageFrame | undefined {
   const { id, sender, text, sentAt } = value;
-  if (typeof id !== "string" || typeof text !== "string" || typeof sentAt !== "string") return undefined;
-  if (!isObject(sender) || typeof sender.userId !== "string") return undefined;
-  const name = typeof sender.name === "string" && sender.name !== "" ? sender.name : undefined;
-  return { type: "message", id, text, sentAt, sender: { userId: sender.userId, ...(name ? { name } : {}) } };
+  // A frame from a server that predates rooms has no `room`: it was the lobby, the only room there was.
+  const room = value.room === undefined ? LOBBY : roomOf(value.room);
+  if (room === undefined || typeof id !== "string" || !MESSAGE_ID_PATTERN.test(id)) return undefined;
+  if (typeof text !== "string" || typeof sentAt !== "string") return undefined;
+  const user = asUser(sender);
+  return user && { type: "message", room, id, sender: user, text, sentAt };
+}
+
+function asHistory(value: Record<string, unknown>): HistoryFrame | undefined {
+  const room = roomOf(value.room);
+  if (room === undefined || !Array.isArray(value.messages) || typeof value.hasMore !== "boolean") return undefined;
+  const messages: MessageFrame[] = [];
+  for (const item of value.messages) {
+    const message: MessageFrame | undefined = isObject(item) ? asMessage({ room, ...item }) : undefined;
+    // One bad message does not cost the others; a message filed under another room does not belong here.
+    if (message && message.room === room) messages.push(message);
+  }
+  return { type: "history", room, messages, hasMore: value.hasMore };
+}
+
+function asPresence(value: Record<string, unknown>): PresenceFrame | undefined {
+  const room = roomOf(value.room);
+  if (room === undefined || !Array.isArray(value.users)) return undefined;
+  const users = value.users.map(asUser).filter((user) => user !== undefined);
+  return { type: "presence", room, users };
+}
+
+function asPresenceChange(type: "joined" | "left", value: Record<string, unknown>): PresenceChangeFrame | undefined {
+  const room = roomOf(value.room);
+  const user = asUser(value.user);
+  return room !== undefined && user ? { type, room, user } : undefined;
 }
 
 function asError(value: Record<string, unknown>): ErrorFrame | undefined {
   const { code, message } = value;
   if (typeof code !== "string" || typeof message !== "string") return undefined;
-  return { type: "error", code: code as ErrorFrame["code"], message };
+  const room = roomOf(value.room);
+  return { type: "error", code: code as ErrorFrame["code"], message, ...(room ? { room } : {}) };
 }
 
 function asRefreshed(value: Record<string, unknown>): RefreshedFrame | undefined {
   return typeof value.expiresAt === "number" && Number.isFinite(value.expiresAt)
     ? { type: "refreshed", expiresAt: value.expiresAt }
     : undefined;
+}
+
+function asUser(value: unknown): ChatUser | undefined {
+  if (!isObject(value) || typeof value.userId !== "string" || value.userId === "") return undefined;
+  // An empty name is no name: the page falls back to the user id.
+  const name = typeof value.name === "string" && value.name !== "" ? value.name : undefined;
+  return name ? { userId: value.userId, name } : { userId: value.userId };
+}
+
+function roomOf(value: unknown): string | undefined {
+  return typeof value === "string" && ROOM_NAME_PATTERN.test(value) ? value : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -70,8 +136,20 @@ export function codePointLength(text: string): number {
   return length;
 }
 
-export function sendMessageFrame(text: string): SendMessageRequest {
-  return { action: RouteKey.SendMessage, text: text.trim() };
+export function sendMessageFrame(room: string, text: string): SendMessageRequest {
+  return { action: RouteKey.SendMessage, room, text: text.trim() };
+}
+
+export function joinFrame(room: string, after?: string): JoinRequest {
+  return after === undefined ? { action: RouteKey.Join, room } : { action: RouteKey.Join, room, after };
+}
+
+export function leaveFrame(room: string): LeaveRequest {
+  return { action: RouteKey.Leave, room };
+}
+
+export function historyFrame(room: string, cursor: { before: string } | { after: string }): HistoryRequest {
+  return { action: RouteKey.History, room, ...cursor };
 }
 
 export function refreshFrame(token: string): RefreshRequest {

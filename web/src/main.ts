@@ -1,12 +1,14 @@
 /**
- * The chat page. No framework: a few hundred lines of DOM code, one screen with two states (signed out, chatting),
- * where a virtual DOM would add weight and indirection without removing any real complexity. What it does need (a
- * reconnecting socket, token freshness, text-only rendering) lives in small modules tested on their own.
+ * The chat page. No framework: DOM code for one screen with two states (signed out, chatting), where a virtual DOM
+ * would add weight and indirection without removing any real complexity. What it does need (a reconnecting socket,
+ * token freshness, the rooms' state and catch-up, text-only rendering) lives in small modules tested on their own.
  */
 import "./styles.css";
 import { type Auth, createAuth, type User } from "./auth/index.js";
 import { ChatSocket, transportFor } from "./chat-socket.js";
 import { type AppConfig, loadConfig } from "./config.js";
+import { RoomsController } from "./rooms/rooms-controller.js";
+import { browserStorage } from "./rooms/stored-rooms.js";
 import { ChatView } from "./ui/chat-view.js";
 import { ConnectionStatus } from "./ui/connection-status.js";
 import { el } from "./ui/dom.js";
@@ -75,21 +77,38 @@ class App {
       openSocket: transportFor(this.config.tokenTransport),
       getToken: ({ forceRefresh }) => this.auth.getFreshToken({ forceRefresh }),
     });
-    const view = new ChatView(user.userId, (text) => socket.sendMessage(text));
+    const rooms = new RoomsController({
+      ownUserId: user.userId,
+      send: (frame) => socket.send(frame),
+      storage: browserStorage(),
+    });
+    const view = new ChatView(rooms, user.userId);
     const offState = socket.onState((state) => {
       this.status.render(state);
+      // The controller first: it decides which rooms can be written to, which the view then shows.
+      rooms.handleState(state);
       view.handleState(state);
       // The session ended under us (expired, revoked): back to the form, with a word about why.
       if (state.status === "signed-out" && state.reason === "no-session") {
         this.showSignIn("Your session has ended. Please sign in again.");
       }
     });
-    const offFrame = socket.onFrame((frame) => view.handleFrame(frame));
+    const offFrame = socket.onFrame((frame) => rooms.handleFrame(frame));
+    // Unread messages elsewhere show in the tab's title, where they are seen from other tabs.
+    const offRooms = rooms.onEvent((event) => {
+      if (event.type !== "rooms") return;
+      const unread = rooms.totalUnread;
+      document.title = unread > 0 ? `(${unread}) ${this.config.appName}` : this.config.appName;
+    });
     this.socket = socket;
     this.disposeChat = () => {
       offState();
       offFrame();
+      offRooms();
       socket.stop();
+      view.dispose();
+      rooms.dispose();
+      document.title = this.config.appName;
     };
 
     this.who.textContent = user.name ?? user.userId;

@@ -16,6 +16,7 @@ export class Composer {
   private readonly button: HTMLButtonElement;
   private readonly counter: HTMLSpanElement;
   private readonly error: HTMLParagraphElement;
+  private label = "Message";
 
   /** `send` returns false when the text could not be handed to the socket. */
   constructor(private readonly send: (text: string) => boolean) {
@@ -63,9 +64,29 @@ export class Composer {
     const hadFocus = document.activeElement === this.input;
     this.input.disabled = !enabled;
     this.button.disabled = !enabled;
-    this.input.placeholder = enabled ? "Write a message…" : reason;
+    this.input.placeholder = enabled ? this.label : reason;
     // Coming back live after a reconnect: put the cursor back where the person was typing.
     if (enabled && (hadFocus || document.activeElement === document.body)) this.input.focus();
+  }
+
+  /** The text typed so far, cleared from the input: kept per room by the chat view. */
+  takeDraft(): string {
+    const draft = this.input.value;
+    this.input.value = "";
+    this.updateCounter();
+    return draft;
+  }
+
+  setDraft(text: string): void {
+    this.input.value = text;
+    this.updateCounter();
+  }
+
+  /** Names where the input sends to ("Message #design"), as its label and, when it can send, its placeholder. */
+  setLabel(label: string): void {
+    this.label = label;
+    this.input.setAttribute("aria-label", label);
+    if (!this.input.disabled) this.input.placeholder = label;
   }
 
   showError(message: string): void {

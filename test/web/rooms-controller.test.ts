@@ -1,0 +1,423 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ChatUser, MessageFrame, ServerFrame } from "../../core/protocol.js";
+import type { ClientFrame } from "../../web/src/frames.js";
+import { RoomsController, type RoomsEvent } from "../../web/src/rooms/rooms-controller.js";
+
+/**
+ * The controller against a scripted server: what it sends when, how it reads the answers, and that the room state
+ * it ends with is complete. Fake timers drive the pacing and the gap-fill delay.
+ */
+
+const ME = "u-me";
+const ann: ChatUser = { userId: "u-ann", name: "Ann" };
+const id = (n: number) => String(n).padStart(12, "0");
+const msg = (room: string, n: number, sender: ChatUser = ann): MessageFrame => ({
+  type: "message",
+  room,
+  id: id(n),
+  sender,
+  text: `${room} ${n}`,
+  sentAt: "2026-11-29T06:30:00.000Z",
+});
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+class MemoryStorage {
+  readonly items = new Map<string, string>();
+  getItem(key: string) {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string) {
+    this.items.set(key, value);
+  }
+}
+
+function setup(options: { storage?: MemoryStorage; live?: boolean } = {}) {
+  const sent: ClientFrame[] = [];
+  const events: RoomsEvent[] = [];
+  let connected = false;
+  const storage = options.storage ?? new MemoryStorage();
+  const rooms = new RoomsController({
+    ownUserId: ME,
+    storage,
+    send: (frame) => {
+      if (!connected) return false;
+      sent.push(frame);
+      return true;
+    },
+  });
+  rooms.onEvent((event) => events.push(event));
+  const frame = (value: ServerFrame) => rooms.handleFrame(value);
+  const goLive = () => {
+    connected = true;
+    rooms.handleState({ status: "live" });
+  };
+  const drop = () => {
+    connected = false;
+    rooms.handleState({ status: "reconnecting", attempt: 1, retryAt: Date.now() + 1000, reason: "dropped" });
+  };
+  /** Answers a join as the server does: history, then presence. */
+  const answerJoin = (room: string, messages: MessageFrame[], hasMore = false, users: ChatUser[] = [ann]) => {
+    frame({ type: "history", room, messages, hasMore });
+    frame({ type: "presence", room, users });
+  };
+  const ids = (room: string) => rooms.room(room)?.messages.map((message) => Number(message.id)) ?? [];
+  const takeSent = () => sent.splice(0);
+  if (options.live ?? true) goLive();
+  return { rooms, sent, events, storage, frame, goLive, drop, answerJoin, ids, takeSent };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("joining", () => {
+  it("joins the lobby when live, and lets messages go there at once", () => {
+    const { rooms, sent } = setup();
+    expect(sent).toEqual([{ action: "join", room: "lobby" }]);
+    expect(rooms.canSend("lobby")).toBe(true);
+    expect(rooms.sendMessage("  hi ")).toBe(true);
+    expect(sent.at(-1)).toEqual({ action: "sendmessage", room: "lobby", text: "hi" });
+  });
+
+  it("creates a room from a typed name, selects it, and can send there once the server answered", () => {
+    const { rooms, frame, takeSent, answerJoin } = setup();
+    answerJoin("lobby", []);
+    takeSent();
+    expect(rooms.joinByName(" #Design ")).toEqual({ ok: true, room: "design" });
+    expect(rooms.selected).toBe("design");
+    expect(rooms.roomNames).toEqual(["lobby", "design"]);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    expect(rooms.canSend("design")).toBe(false);
+    frame({ type: "history", room: "design", messages: [msg("design", 1)], hasMore: false });
+    expect(rooms.canSend("design")).toBe(true);
+    expect(rooms.room("design")?.loaded).toBe(true);
+  });
+
+  it("refuses bad names and a 21st room before asking the server", () => {
+    const { rooms } = setup();
+    expect(rooms.joinByName("no spaces")).toMatchObject({ ok: false });
+    for (let i = 1; i < 20; i++) expect(rooms.joinByName(`room-${i}`).ok).toBe(true);
+    expect(rooms.joinByName("one-too-many")).toEqual({
+      ok: false,
+      problem: "You can be in at most 20 rooms. Leave one first.",
+    });
+  });
+
+  it("drops a room the server refuses, and says why", () => {
+    const { rooms, frame, events, answerJoin, takeSent } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    takeSent();
+    frame({
+      type: "error",
+      code: "too_many_rooms",
+      message: "A connection can be in at most 20 rooms.",
+      room: "design",
+    });
+    expect(rooms.roomNames).toEqual(["lobby"]);
+    expect(rooms.selected).toBe("lobby");
+    expect(events).toContainEqual({
+      type: "room-error",
+      message: "Could not join #design: A connection can be in at most 20 rooms.",
+    });
+  });
+
+  it("leaves a room: gone from the list and told to the server; the lobby stays", () => {
+    const { rooms, answerJoin, takeSent } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    takeSent();
+    rooms.leave("lobby");
+    rooms.leave("design");
+    expect(rooms.roomNames).toEqual(["lobby"]);
+    expect(rooms.selected).toBe("lobby");
+    expect(takeSent()).toEqual([{ action: "leave", room: "design" }]);
+  });
+
+  it("keeps the rooms per user across page loads", () => {
+    const storage = new MemoryStorage();
+    const first = setup({ storage });
+    first.rooms.joinByName("design");
+    first.rooms.joinByName("ops");
+    first.rooms.select("design");
+    const second = setup({ storage, live: false });
+    expect(second.rooms.roomNames).toEqual(["lobby", "design", "ops"]);
+    expect(second.rooms.selected).toBe("design");
+    storage.setItem("chat.rooms.u-me", '{"rooms":["lobby","BAD NAME",42,"ok"],"selected":"BAD NAME"}');
+    const third = setup({ storage, live: false });
+    expect(third.rooms.roomNames).toEqual(["lobby", "ok"]);
+    expect(third.rooms.selected).toBe("lobby");
+  });
+});
+
+describe("reconnecting", () => {
+  it("rejoins every room, the one on screen first, each with the last id it has, and merges without duplicates", () => {
+    const { rooms, answerJoin, takeSent, drop, goLive, frame, ids } = setup();
+    rooms.joinByName("ops");
+    rooms.joinByName("design");
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]); // one request at a time
+    answerJoin("lobby", [msg("lobby", 1)]);
+    answerJoin(
+      "design",
+      range(1, 3).map((n) => msg("design", n)),
+    );
+    answerJoin("ops", []);
+    expect(takeSent()).toEqual([
+      { action: "join", room: "design" },
+      { action: "join", room: "ops" },
+    ]);
+
+    drop();
+    goLive();
+    expect(takeSent()).toEqual([{ action: "join", room: "design", after: id(3) }]);
+    // Live messages can overtake the join's answer: the merge takes each once.
+    frame(msg("design", 5));
+    answerJoin("design", [msg("design", 4), msg("design", 5)]);
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: id(1) }]);
+    answerJoin("lobby", []);
+    // A room that loaded empty has no id yet: a plain join brings its recent history.
+    expect(takeSent()).toEqual([{ action: "join", room: "ops" }]);
+    expect(ids("design")).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("follows hasMore until caught up", () => {
+    const { rooms, answerJoin, takeSent, drop, goLive, frame, ids } = setup();
+    answerJoin(
+      "lobby",
+      range(1, 10).map((n) => msg("lobby", n)),
+    );
+    takeSent();
+    drop();
+    goLive();
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: id(10) }]);
+    answerJoin(
+      "lobby",
+      range(11, 110).map((n) => msg("lobby", n)),
+      true,
+    );
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: id(110) }]);
+    frame({ type: "history", room: "lobby", messages: range(111, 160).map((n) => msg("lobby", n)), hasMore: false });
+    vi.advanceTimersByTime(5000);
+    expect(takeSent()).toEqual([]);
+    expect(ids("lobby")).toEqual(range(1, 160));
+    expect(rooms.room("lobby")?.frontier).toBe(id(160));
+  });
+
+  it("counts what a catch-up brings into a room not on screen as unread", () => {
+    const { rooms, answerJoin, drop, goLive, takeSent } = setup();
+    rooms.joinByName("design");
+    answerJoin("design", [msg("design", 1)]);
+    answerJoin("lobby", [msg("lobby", 1)]);
+    drop();
+    goLive();
+    takeSent();
+    answerJoin("design", []);
+    answerJoin("lobby", [msg("lobby", 2), msg("lobby", 3, { userId: ME })]);
+    expect(rooms.room("lobby")?.unread).toBe(1);
+    rooms.select("lobby");
+    expect(rooms.room("lobby")?.unread).toBe(0);
+  });
+});
+
+describe("gaps", () => {
+  it("fills a gap that is still there a moment later, with history after the last contiguous id", () => {
+    const { answerJoin, takeSent, frame, ids } = setup();
+    answerJoin(
+      "lobby",
+      range(1, 10).map((n) => msg("lobby", n)),
+    );
+    takeSent();
+    frame(msg("lobby", 13));
+    vi.advanceTimersByTime(999);
+    expect(takeSent()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: id(10) }]);
+    frame({ type: "history", room: "lobby", messages: [msg("lobby", 11), msg("lobby", 13)], hasMore: false });
+    expect(ids("lobby")).toEqual([...range(1, 11), 13]);
+    vi.advanceTimersByTime(5000);
+    expect(takeSent()).toEqual([]); // 12 never existed: the answer said so; no asking again
+  });
+
+  it("does not ask when the missing message arrives late on its own", () => {
+    const { answerJoin, takeSent, frame, ids } = setup();
+    answerJoin(
+      "lobby",
+      range(1, 10).map((n) => msg("lobby", n)),
+    );
+    takeSent();
+    frame(msg("lobby", 12));
+    frame(msg("lobby", 11));
+    vi.advanceTimersByTime(5000);
+    expect(takeSent()).toEqual([]);
+    expect(ids("lobby")).toEqual(range(1, 12));
+  });
+});
+
+describe("older messages", () => {
+  it("asks for the page before the oldest one, once at a time, and stops at the start", () => {
+    const { rooms, answerJoin, takeSent, frame, ids } = setup();
+    answerJoin(
+      "lobby",
+      range(101, 150).map((n) => msg("lobby", n)),
+      true,
+    );
+    takeSent();
+    rooms.loadOlder("lobby");
+    rooms.loadOlder("lobby");
+    expect(rooms.isLoadingOlder("lobby")).toBe(true);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: id(101) }]);
+    frame({ type: "history", room: "lobby", messages: range(1, 100).map((n) => msg("lobby", n)), hasMore: false });
+    expect(rooms.isLoadingOlder("lobby")).toBe(false);
+    expect(ids("lobby")).toEqual(range(1, 150));
+    rooms.loadOlder("lobby");
+    expect(takeSent()).toEqual([]);
+    expect(rooms.room("lobby")?.unread).toBe(0);
+  });
+});
+
+describe("pacing", () => {
+  it("keeps within the server's rate limit when rejoining many rooms, leaving room for a message", () => {
+    const storage = new MemoryStorage();
+    const names = range(1, 19).map((n) => `room-${String(n).padStart(2, "0")}`);
+    storage.setItem("chat.rooms.u-me", JSON.stringify({ rooms: ["lobby", ...names], selected: "lobby" }));
+    const { rooms, takeSent, answerJoin } = setup({ storage });
+    // The server's bucket, as core/rate-limiter.ts keeps it: every frame but refresh takes a token.
+    let tokens = 10;
+    let last = Date.now();
+    const take = () => {
+      tokens = Math.min(10, tokens + ((Date.now() - last) / 1000) * 2) - 1;
+      last = Date.now();
+      expect(tokens).toBeGreaterThanOrEqual(0);
+    };
+    const joined: string[] = [];
+    const answerAll = () => {
+      for (let frames = takeSent(); frames.length > 0; frames = takeSent()) {
+        for (const sent of frames) {
+          take();
+          if (sent.action !== "join") continue;
+          joined.push(sent.room);
+          answerJoin(sent.room, []);
+        }
+      }
+    };
+    answerAll();
+    expect(joined).toHaveLength(8); // a burst of 10, less 2 kept for people
+    expect(rooms.sendMessage("still possible")).toBe(true);
+    answerAll();
+    const start = Date.now();
+    while (joined.length < 20 && Date.now() - start < 30_000) {
+      vi.advanceTimersByTime(100);
+      answerAll();
+      // Someone typing all along still gets through.
+      if ((Date.now() - start) % 2000 === 0) {
+        expect(rooms.sendMessage("typing away")).toBe(true);
+        answerAll();
+      }
+    }
+    expect(new Set(joined).size).toBe(20);
+    expect(Date.now() - start).toBeLessThan(12_000);
+  });
+
+  it("sends a join the server refused as too fast again, later", () => {
+    const { takeSent, frame } = setup();
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]);
+    frame({ type: "error", code: "rate_limited", message: "Too many messages", room: "lobby" });
+    expect(takeSent()).toEqual([]);
+    vi.advanceTimersByTime(2000);
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]);
+  });
+
+  it("moves on when an answer never comes", () => {
+    const { rooms, takeSent } = setup();
+    rooms.joinByName("design");
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]);
+    vi.advanceTimersByTime(10_000);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+  });
+});
+
+describe("errors", () => {
+  it("rejoins a room the server says this connection is not in", () => {
+    const { rooms, answerJoin, takeSent, frame, events } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    takeSent();
+    expect(rooms.sendMessage("hello")).toBe(true);
+    takeSent();
+    frame({ type: "error", code: "not_a_member", message: 'Join "design" first.', room: "design" });
+    expect(rooms.canSend("design")).toBe(false);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    expect(events.filter((event) => event.type === "send-error")).toHaveLength(1);
+  });
+
+  it("says nothing about a room already left", () => {
+    const { rooms, answerJoin, frame, events, takeSent } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    rooms.leave("design");
+    takeSent();
+    frame({ type: "error", code: "not_a_member", message: 'Join "design" first.', room: "design" });
+    expect(events.filter((event) => event.type === "send-error")).toEqual([]);
+    expect(takeSent()).toEqual([]);
+  });
+
+  it("lets scrolling ask again when a page of older messages failed", () => {
+    const { rooms, answerJoin, frame, takeSent } = setup();
+    answerJoin(
+      "lobby",
+      range(51, 100).map((n) => msg("lobby", n)),
+      true,
+    );
+    takeSent();
+    rooms.loadOlder("lobby");
+    expect(takeSent()).toHaveLength(1);
+    frame({ type: "error", code: "internal_error", message: "That did not work.", room: "lobby" });
+    expect(rooms.isLoadingOlder("lobby")).toBe(false);
+    rooms.loadOlder("lobby");
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: id(51) }]);
+  });
+
+  it("sends a failed join once more, then waits for the next connection", () => {
+    const { rooms, answerJoin, frame, takeSent } = setup();
+    answerJoin("lobby", []);
+    takeSent();
+    rooms.joinByName("design");
+    const failure = { type: "error", code: "internal_error", message: "That did not work.", room: "design" } as const;
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    frame(failure);
+    vi.advanceTimersByTime(2000);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    frame(failure);
+    vi.advanceTimersByTime(20_000);
+    expect(takeSent()).toEqual([]);
+    expect(rooms.canSend("design")).toBe(false);
+  });
+
+  it("shows errors about a message the person sent", () => {
+    const { rooms, answerJoin, frame, events } = setup();
+    answerJoin("lobby", []);
+    rooms.sendMessage("x");
+    frame({ type: "error", code: "rate_limited", message: "Too many messages", room: "lobby" });
+    frame({ type: "error", code: "invalid_json", message: "The message is not valid JSON." });
+    expect(events.filter((event) => event.type === "send-error").map((event) => event.type)).toHaveLength(2);
+  });
+});
+
+describe("presence", () => {
+  it("tracks who is online per room", () => {
+    const { rooms, frame, answerJoin } = setup();
+    const bob = { userId: "u-bob", name: "Bob" };
+    answerJoin("lobby", [], false, [ann, { userId: ME }]);
+    frame({ type: "joined", room: "lobby", user: bob });
+    frame({ type: "joined", room: "lobby", user: bob });
+    expect([...(rooms.room("lobby")?.online.keys() ?? [])]).toEqual(["u-ann", ME, "u-bob"]);
+    frame({ type: "left", room: "lobby", user: ann });
+    expect([...(rooms.room("lobby")?.online.keys() ?? [])]).toEqual([ME, "u-bob"]);
+  });
+});

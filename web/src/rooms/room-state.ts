@@ -1,0 +1,286 @@
+import {
+  type ChatUser,
+  Limits,
+  LOBBY,
+  type MessageFrame,
+  messageId,
+  ROOM_NAME_PATTERN,
+} from "../../../core/protocol.js";
+
+/**
+ * What the page knows of one room, and the pure functions that change it. No DOM, no timers: the controller
+ * (`rooms-controller.ts`) feeds frames through these and the views render the result.
+ *
+ * Catching up rests on one number, the **frontier**: every message id up to it is accounted for, either held in
+ * `messages` or known not to exist (ids are a dense per-room sequence, but a message whose save failed leaves a hole
+ * for ever). Above the frontier, a missing id is a gap. A reconnect asks for `after = frontier`, a gap is filled
+ * with `history {after: frontier}`, and an answer to `after = C` that ends at `E` moves the frontier to `E`, holes
+ * and all: the server has shown everything it has in between.
+ */
+export interface RoomState {
+  readonly name: string;
+  /** Sorted by id, each id once. */
+  readonly messages: readonly MessageFrame[];
+  /** Everything up to this id is accounted for. Undefined until the room's first history arrives. */
+  readonly frontier: string | undefined;
+  /** The first history has arrived (a room can be loaded and still empty). */
+  readonly loaded: boolean;
+  /** The server has messages older than `messages[0]`. */
+  readonly hasMoreOlder: boolean;
+  /** Messages from others that arrived while the room was not selected. */
+  readonly unread: number;
+  /** Who is online here, by user id. */
+  readonly online: ReadonlyMap<string, ChatUser>;
+}
+
+/**
+ * How messages reached the page, which decides what they mean:
+ * - `live`: a `message` frame, new;
+ * - `newer`: history after a cursor (a reconnect catching up, a gap filled), missed and so new to the person;
+ * - `initial`: the most recent messages, on a first join;
+ * - `older`: history before the oldest message, scrolling back.
+ */
+export type Arrival = "live" | "newer" | "initial" | "older";
+
+export function emptyRoom(name: string): RoomState {
+  return { name, messages: [], frontier: undefined, loaded: false, hasMoreOlder: false, unread: 0, online: new Map() };
+}
+
+/** Ids are zero-padded to one width, so text order is number order. */
+export const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export const nextId = (id: string): string => messageId(Number(id) + 1);
+const previousId = (id: string): string => messageId(Math.max(0, Number(id) - 1));
+
+export const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
+export const oldestId = (room: RoomState): string | undefined => room.messages[0]?.id;
+
+/** There is a message above the frontier that the page holds, with something missing before it. */
+export const hasGap = (room: RoomState): boolean => {
+  const last = lastId(room);
+  return room.frontier !== undefined && last !== undefined && compareIds(last, room.frontier) > 0;
+};
+
+export interface Merged {
+  room: RoomState;
+  /** The messages that were new to the room, in id order. */
+  added: MessageFrame[];
+}
+
+/**
+ * Adds messages to a room: kept sorted by id, each id once (a replay, a history page overlapping live messages, or
+ * the same page twice all merge to the same list). Messages from others count as unread when they are new to the
+ * person (`live`, `newer`) and the room is not the one on screen.
+ */
+export function mergeMessages(
+  room: RoomState,
+  incoming: readonly MessageFrame[],
+  options: { arrival: Arrival; ownUserId: string; selected: boolean },
+): Merged {
+  const known = new Set(room.messages.map((message) => message.id));
+  const added: MessageFrame[] = [];
+  for (const message of incoming) {
+    if (message.room !== room.name || known.has(message.id)) continue;
+    known.add(message.id);
+    added.push(message);
+  }
+  if (added.length === 0) return { room, added };
+  added.sort((a, b) => compareIds(a.id, b.id));
+
+  const existing = room.messages;
+  const last = existing.at(-1);
+  const first = added[0];
+  let messages: MessageFrame[];
+  if (!last || (first && compareIds(first.id, last.id) > 0)) {
+    messages = [...existing, ...added]; // the usual case: everything is newer
+  } else {
+    messages = [];
+    let i = 0;
+    let j = 0;
+    while (i < existing.length || j < added.length) {
+      const a = existing[i];
+      const b = added[j];
+      if (b === undefined || (a !== undefined && compareIds(a.id, b.id) < 0)) {
+        if (a) messages.push(a);
+        i++;
+      } else {
+        messages.push(b);
+        j++;
+      }
+    }
+  }
+
+  const countsAsUnread = !options.selected && (options.arrival === "live" || options.arrival === "newer");
+  const unread = countsAsUnread
+    ? room.unread + added.filter((message) => message.sender.userId !== options.ownUserId).length
+    : room.unread;
+  return { room: advanceFrontier({ ...room, messages, unread }), added };
+}
+
+/**
+ * Moves the frontier over the messages held right after it. A room that loaded empty has no frontier yet; its first
+ * messages arrive live, and nothing before them can be missing (the page was a member before the server read the
+ * empty history), so the frontier starts just below them.
+ */
+export function advanceFrontier(room: RoomState): RoomState {
+  let frontier = room.frontier;
+  const first = room.messages[0];
+  if (frontier === undefined) {
+    if (!room.loaded || !first) return room;
+    frontier = previousId(first.id);
+  }
+  let index = room.messages.findIndex((message) => compareIds(message.id, frontier as string) > 0);
+  if (index < 0) return frontier === room.frontier ? room : { ...room, frontier };
+  while (index < room.messages.length && room.messages[index]?.id === nextId(frontier)) {
+    frontier = room.messages[index]?.id as string;
+    index++;
+  }
+  return frontier === room.frontier ? room : { ...room, frontier };
+}
+
+/**
+ * Marks every id in `(from, to]` as accounted for: the server answered a request for exactly that range. Counts only
+ * when the range touches the frontier; an island further up says nothing about what lies between.
+ */
+export function coverRange(room: RoomState, from: string | undefined, to: string): RoomState {
+  const frontier = room.frontier;
+  if (frontier === undefined) {
+    // The first history of the room: its range is the start of what the page knows.
+    return advanceFrontier({ ...room, frontier: to, loaded: true });
+  }
+  if (from === undefined || compareIds(from, frontier) > 0 || compareIds(to, frontier) <= 0) {
+    return advanceFrontier(room);
+  }
+  return advanceFrontier({ ...room, frontier: to });
+}
+
+/** What a `history` frame tells about the room, beyond its messages. */
+export type HistoryAnswer =
+  /** The most recent messages, answering a `join` without `after`. */
+  | { kind: "initial" }
+  /** Messages before a cursor, scrolling back. */
+  | { kind: "older" }
+  /** Messages after `after`: catching up or filling a gap. */
+  | { kind: "newer"; after: string }
+  /** A frame the page cannot tie to a request (a late part of a long answer): its messages, and nothing more. */
+  | { kind: "unattributed" };
+
+export interface HistoryResult extends Merged {
+  /** The server has more after this page: ask again with `after` = the frontier. */
+  continueAfter: boolean;
+}
+
+/**
+ * Applies one `history` frame. A long answer comes as several frames, each with the answer's `hasMore`; every frame
+ * is one contiguous stretch of the room's history, so the ids between its first and last message that it does not
+ * hold do not exist.
+ */
+export function applyHistory(
+  room: RoomState,
+  frame: { messages: readonly MessageFrame[]; hasMore: boolean },
+  answer: HistoryAnswer,
+  options: { ownUserId: string; selected: boolean },
+): HistoryResult {
+  const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
+  const merged = mergeMessages(room, frame.messages, { ...options, arrival });
+  let next = merged.room;
+  const first = frame.messages[0]?.id;
+  const last = frame.messages.at(-1)?.id;
+  let continueAfter = false;
+
+  switch (answer.kind) {
+    case "initial":
+      next = { ...next, hasMoreOlder: frame.hasMore };
+      next = last ? coverRange(next, undefined, last) : advanceFrontier({ ...next, loaded: true });
+      break;
+    case "older":
+      // An empty page cannot be followed further back: stop, whatever `hasMore` says.
+      next = { ...next, hasMoreOlder: frame.hasMore && first !== undefined, loaded: true };
+      break;
+    case "newer":
+      if (last) {
+        next = coverRange(next, answer.after, last);
+        continueAfter = frame.hasMore;
+      } else {
+        // Nothing after the cursor: whatever the page holds above it came live, complete. (An empty page that says
+        // `hasMore` gives no cursor to go on with; following it would ask the same question for ever.)
+        const held = lastId(next);
+        next = held ? coverRange(next, answer.after, held) : next;
+      }
+      next = next.loaded ? next : { ...next, loaded: true };
+      break;
+    case "unattributed":
+      if (first && last) next = coverRange(next, previousId(first), last);
+      break;
+  }
+  return { room: next, added: merged.added, continueAfter };
+}
+
+/** Where a catch-up starts: the frontier, or nothing (a plain join) when the room never loaded. */
+export const catchUpCursor = (room: RoomState): string | undefined => room.frontier;
+
+export function applyPresence(room: RoomState, users: readonly ChatUser[]): RoomState {
+  return { ...room, online: new Map(users.map((user) => [user.userId, user])) };
+}
+
+/** A `joined`: idempotent, and a newer name replaces an older one. */
+export function applyJoined(room: RoomState, user: ChatUser): RoomState {
+  const current = room.online.get(user.userId);
+  if (current && current.name === user.name) return room;
+  return { ...room, online: new Map(room.online).set(user.userId, user) };
+}
+
+export function applyLeft(room: RoomState, user: ChatUser): RoomState {
+  if (!room.online.has(user.userId)) return room;
+  const online = new Map(room.online);
+  online.delete(user.userId);
+  return { ...room, online };
+}
+
+export const markRead = (room: RoomState): RoomState => (room.unread === 0 ? room : { ...room, unread: 0 });
+
+/**
+ * Drops the oldest messages past `max`, so a tab left open for days stays light; they can be fetched again by
+ * scrolling back. The frontier sits near the newest messages and is not affected.
+ */
+export function trimOldest(room: RoomState, max: number): { room: RoomState; removed: MessageFrame[] } {
+  const excess = room.messages.length - max;
+  if (excess <= 0) return { room, removed: [] };
+  return {
+    room: { ...room, messages: room.messages.slice(excess), hasMoreOlder: true },
+    removed: room.messages.slice(0, excess),
+  };
+}
+
+/** Online users for display: the person first, then by name. */
+export function onlineList(room: RoomState, ownUserId: string): ChatUser[] {
+  return [...room.online.values()].sort((a, b) => {
+    if (a.userId === ownUserId) return -1;
+    if (b.userId === ownUserId) return 1;
+    return displayName(a).localeCompare(displayName(b)) || compareIds(a.userId, b.userId);
+  });
+}
+
+export const displayName = (user: ChatUser): string => user.name ?? user.userId;
+
+/** The lobby first, then the others alphabetically. */
+export function sortRoomNames(names: Iterable<string>): string[] {
+  return [...names].sort((a, b) => (a === LOBBY ? -1 : b === LOBBY ? 1 : compareIds(a, b)));
+}
+
+/**
+ * Checks what someone typed as a room name. Forgiving where the intent is clear (surrounding spaces, a leading `#`,
+ * capitals), strict otherwise: the rules are the server's (`ROOM_NAME_PATTERN`).
+ */
+export function parseRoomName(input: string): { ok: true; name: string } | { ok: false; problem: string } {
+  const name = input.trim().replace(/^#/, "").toLowerCase();
+  if (name === "") return { ok: false, problem: "Type a room name." };
+  if (ROOM_NAME_PATTERN.test(name)) return { ok: true, name };
+  if (name.length > 32) return { ok: false, problem: "A room name is at most 32 characters." };
+  return {
+    ok: false,
+    problem: 'Room names use a–z, 0–9, "-" and "_", and start with a letter or a digit.',
+  };
+}
+
+/** Rooms a connection may be in, the lobby included. */
+export const MAX_ROOMS = Limits.maxRoomsPerConnection;

@@ -1,0 +1,489 @@
+import {
+  ErrorCode,
+  type ErrorFrame,
+  type HistoryFrame,
+  LOBBY,
+  type MessageFrame,
+  type ServerFrame,
+} from "../../../core/protocol.js";
+import type { ConnectionState } from "../chat-socket.js";
+import { type ClientFrame, historyFrame, joinFrame, leaveFrame, sendMessageFrame } from "../frames.js";
+import { type BackgroundRequest, RequestQueue, type RequestQueueOptions } from "./request-queue.js";
+import {
+  type Arrival,
+  applyHistory,
+  applyJoined,
+  applyLeft,
+  applyPresence,
+  catchUpCursor,
+  compareIds,
+  emptyRoom,
+  type HistoryAnswer,
+  hasGap,
+  MAX_ROOMS,
+  markRead,
+  mergeMessages,
+  oldestId,
+  parseRoomName,
+  type RoomState,
+  sortRoomNames,
+  trimOldest,
+} from "./room-state.js";
+import { loadRoomList, type RoomList, saveRoomList } from "./stored-rooms.js";
+
+/** What changed, for the views to redraw just that. */
+export type RoomsEvent =
+  /** The room list: rooms, unread counts, which ones this connection is in. */
+  | { type: "rooms" }
+  | { type: "selected"; room: string }
+  | { type: "messages"; room: string; added: MessageFrame[]; arrival: Arrival }
+  | { type: "trimmed"; room: string; removed: MessageFrame[] }
+  | { type: "presence"; room: string }
+  /** Whether older messages exist, or are being fetched. */
+  | { type: "older"; room: string }
+  /** The server refused a room: the words go next to the room form. */
+  | { type: "room-error"; message: string }
+  /** An error about a message the person sent: the words go under the input. */
+  | { type: "send-error"; code: string; message: string };
+
+export interface RoomsControllerOptions {
+  ownUserId: string;
+  /** Hands a frame to the socket; false when the connection is not live. */
+  send(frame: ClientFrame): boolean;
+  /** Where the joined rooms are kept between visits; undefined keeps them for this page only. */
+  storage?: Pick<Storage, "getItem" | "setItem"> | undefined;
+  /**
+   * A gap is filled only if it is still there this much later: messages sent at once may arrive out of order.
+   * @default 1000
+   */
+  gapFillDelayMs?: number;
+  /** Rooms keep at most this many messages; older ones can be fetched again by scrolling. @default 1000 */
+  maxMessagesPerRoom?: number;
+  queue?: Partial<Omit<RequestQueueOptions, "build" | "send">>;
+  now?: () => number;
+}
+
+/** Errors that mean "this room cannot be joined": the room leaves the list. */
+const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
+/** An error for a room within this long of a message sent there is about that message. */
+const SEND_ERROR_WINDOW_MS = 3000;
+
+/** How the page reads the next `history` frame of a room: set when a request is sent, kept until the next one. */
+type Expecting = { kind: "initial" } | { kind: "newer"; after: string } | { kind: "older"; before: string };
+
+/**
+ * The rooms of one signed-in person over one `ChatSocket`: which rooms, their messages, unread counts and who is
+ * online, and every request that keeps them complete. No DOM: views subscribe with `onEvent` and read the state.
+ *
+ * The guarantee: whenever the connection goes live, it joins every room with `after` = the room's frontier (see
+ * `room-state.ts`), follows `hasMore` until caught up, and fills any gap that live delivery leaves, so the list ends
+ * up holding every message, in order, once.
+ */
+export class RoomsController {
+  private readonly rooms = new Map<string, RoomState>();
+  private selectedRoom = LOBBY;
+  /** Rooms the current connection is in (the server answered the join); the lobby from the start. */
+  private readonly member = new Set<string>();
+  private live = false;
+  private readonly loadingOlder = new Set<string>();
+  private readonly expecting = new Map<string, Expecting>();
+  private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly lastSentAt = new Map<string, number>();
+  /** Requests (`kind:room`) that failed once on this connection and were sent again; a second failure waits. */
+  private readonly retried = new Set<string>();
+  private readonly listeners = new Set<(event: RoomsEvent) => void>();
+  private readonly queue: RequestQueue;
+  private readonly now: () => number;
+  private readonly storageKey: string;
+
+  constructor(private readonly options: RoomsControllerOptions) {
+    this.now = options.now ?? Date.now;
+    this.storageKey = `chat.rooms.${options.ownUserId}`;
+    this.queue = new RequestQueue({
+      ...options.queue,
+      now: this.now,
+      build: (request) => this.build(request),
+      send: (frame) => options.send(frame),
+      onTimeout: (request) => this.requestFailed(request),
+    });
+    const stored = loadRoomList(options.storage, this.storageKey);
+    for (const name of stored.rooms) this.rooms.set(name, emptyRoom(name));
+    this.selectedRoom = this.rooms.has(stored.selected) ? stored.selected : LOBBY;
+  }
+
+  onEvent(listener: (event: RoomsEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- reading ----
+
+  get selected(): string {
+    return this.selectedRoom;
+  }
+
+  /** The lobby first, then the others alphabetically. */
+  get roomNames(): string[] {
+    return sortRoomNames(this.rooms.keys());
+  }
+
+  room(name: string): RoomState | undefined {
+    return this.rooms.get(name);
+  }
+
+  /** Messages can be sent to the room now: live, and in it. */
+  canSend(room = this.selectedRoom): boolean {
+    return this.live && this.member.has(room);
+  }
+
+  isLive(): boolean {
+    return this.live;
+  }
+
+  isLoadingOlder(room: string): boolean {
+    return this.loadingOlder.has(room);
+  }
+
+  get totalUnread(): number {
+    let total = 0;
+    for (const room of this.rooms.values()) total += room.unread;
+    return total;
+  }
+
+  // ---- acting ----
+
+  /** Shows a room: its unread count is cleared. */
+  select(name: string): void {
+    const room = this.rooms.get(name);
+    if (!room || name === this.selectedRoom) return;
+    this.selectedRoom = name;
+    this.rooms.set(name, markRead(room));
+    this.persist();
+    this.emit({ type: "selected", room: name });
+    this.emit({ type: "rooms" });
+  }
+
+  /** Joins (and so creates) a room by what someone typed, and shows it. Returns the problem, if any. */
+  joinByName(input: string): { ok: true; room: string } | { ok: false; problem: string } {
+    const parsed = parseRoomName(input);
+    if (!parsed.ok) return parsed;
+    const { name } = parsed;
+    if (!this.rooms.has(name)) {
+      if (this.rooms.size >= MAX_ROOMS) {
+        return { ok: false, problem: `You can be in at most ${MAX_ROOMS} rooms. Leave one first.` };
+      }
+      this.rooms.set(name, emptyRoom(name));
+      if (this.live) this.queue.enqueue({ room: name, kind: "join" }, { urgent: true });
+    }
+    this.select(name);
+    this.persist();
+    this.emit({ type: "rooms" });
+    return { ok: true, room: name };
+  }
+
+  /** Leaves a room for good (until joined again). The lobby cannot be left: every connection is in it. */
+  leave(name: string): void {
+    if (name === LOBBY || !this.rooms.has(name)) return;
+    this.forgetRoom(name);
+    if (this.live) this.queue.enqueue({ room: name, kind: "leave" });
+  }
+
+  /** Fetches a page of older messages, when there are some and none are on their way. */
+  loadOlder(name: string): void {
+    const room = this.rooms.get(name);
+    if (!room?.hasMoreOlder || !this.canSend(name) || this.loadingOlder.has(name)) return;
+    this.loadingOlder.add(name);
+    this.queue.enqueue({ room: name, kind: "older" }, { urgent: true });
+    this.emit({ type: "older", room: name });
+  }
+
+  /** Sends a message to the selected room; false when it could not be handed to the socket. */
+  sendMessage(text: string): boolean {
+    const room = this.selectedRoom;
+    if (!this.canSend(room) || !this.options.send(sendMessageFrame(room, text))) return false;
+    this.queue.spend();
+    this.lastSentAt.set(room, this.now());
+    return true;
+  }
+
+  /** Stops timers; the controller is not used again. */
+  dispose(): void {
+    this.queue.reset();
+    for (const timer of this.gapTimers.values()) clearTimeout(timer);
+    this.gapTimers.clear();
+    this.listeners.clear();
+  }
+
+  // ---- the connection ----
+
+  handleState(state: ConnectionState): void {
+    const live = state.status === "live";
+    if (live === this.live) return;
+    this.live = live;
+    this.queue.reset();
+    this.member.clear();
+    this.retried.clear();
+    this.expecting.clear();
+    this.loadingOlder.clear();
+    for (const timer of this.gapTimers.values()) clearTimeout(timer);
+    this.gapTimers.clear();
+    if (live) {
+      // Every connection starts in the lobby, so messages can go there at once; its join brings history and presence.
+      this.member.add(LOBBY);
+      // The room on screen first, then the lobby, then the rest: each rejoin also catches the room up.
+      const order = [this.selectedRoom, ...this.roomNames.filter((name) => name !== this.selectedRoom)];
+      for (const room of order) this.queue.enqueue({ room, kind: "join" });
+    }
+    this.emit({ type: "rooms" });
+    for (const room of this.rooms.keys()) this.emit({ type: "older", room });
+  }
+
+  handleFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "message":
+        this.onMessage(frame);
+        break;
+      case "history":
+        this.onHistory(frame);
+        break;
+      case "presence":
+        // Presence ends the answer to a join: the connection is in the room.
+        this.member.add(frame.room);
+        this.queue.settle(frame.room, "presence");
+        this.updatePresence(frame.room, (room) => applyPresence(room, frame.users), true);
+        break;
+      case "joined":
+        this.updatePresence(frame.room, (room) => applyJoined(room, frame.user));
+        break;
+      case "left":
+        this.updatePresence(frame.room, (room) => applyLeft(room, frame.user));
+        break;
+      case "error":
+        this.onError(frame);
+        break;
+      case "refreshed":
+        break;
+    }
+  }
+
+  private onMessage(frame: MessageFrame): void {
+    const room = this.rooms.get(frame.room);
+    if (!room) return; // a room just left: its last messages may still be on their way
+    this.merge(frame.room, room, [frame], "live");
+  }
+
+  private onHistory(frame: HistoryFrame): void {
+    const name = frame.room;
+    this.queue.settle(name, "history");
+    const room = this.rooms.get(name);
+    if (!room) return;
+    // A history frame proves the join went through, even if its presence frame is still to come.
+    const wasMember = this.member.has(name);
+    this.member.add(name);
+    const answer = this.answerFor(name, frame);
+    const selected = name === this.selectedRoom;
+    const result = applyHistory(room, frame, answer, { ownUserId: this.options.ownUserId, selected });
+    this.rooms.set(name, result.room);
+    if (answer.kind === "older") this.loadingOlder.delete(name);
+    const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
+    if (result.added.length > 0) this.emit({ type: "messages", room: name, added: result.added, arrival });
+    if (result.continueAfter) this.queue.enqueue({ room: name, kind: "newer" });
+    this.afterMerge(name, arrival);
+    this.emit({ type: "older", room: name });
+    if (!wasMember || result.room.unread !== room.unread) this.emit({ type: "rooms" });
+  }
+
+  /**
+   * Which request a `history` frame answers. The last request sent for the room, unless the frame cannot belong to
+   * it (a late part of an earlier answer): then it is taken for its messages alone.
+   */
+  private answerFor(room: string, frame: HistoryFrame): HistoryAnswer {
+    const expecting = this.expecting.get(room);
+    const first = frame.messages[0]?.id;
+    const last = frame.messages.at(-1)?.id;
+    if (!expecting) return { kind: "unattributed" };
+    if (expecting.kind === "newer" && first !== undefined && compareIds(first, expecting.after) <= 0) {
+      return { kind: "unattributed" };
+    }
+    if (expecting.kind === "older" && last !== undefined && compareIds(last, expecting.before) >= 0) {
+      return { kind: "unattributed" };
+    }
+    return expecting.kind === "older" ? { kind: "older" } : expecting;
+  }
+
+  private merge(name: string, room: RoomState, messages: MessageFrame[], arrival: Arrival): void {
+    const selected = name === this.selectedRoom;
+    const merged = mergeMessages(room, messages, { arrival, ownUserId: this.options.ownUserId, selected });
+    if (merged.added.length === 0) return;
+    this.rooms.set(name, merged.room);
+    this.emit({ type: "messages", room: name, added: merged.added, arrival });
+    if (merged.room.unread !== room.unread) this.emit({ type: "rooms" });
+    this.afterMerge(name, arrival);
+  }
+
+  /** Trims long rooms, and plans a gap fill when the room now holds messages beyond a hole. */
+  private afterMerge(name: string, arrival: Arrival): void {
+    let room = this.rooms.get(name);
+    if (!room) return;
+    if (arrival === "live" || arrival === "newer") {
+      const trimmed = trimOldest(room, this.options.maxMessagesPerRoom ?? 1000);
+      if (trimmed.removed.length > 0) {
+        room = trimmed.room;
+        this.rooms.set(name, room);
+        this.emit({ type: "trimmed", room: name, removed: trimmed.removed });
+        this.emit({ type: "older", room: name });
+      }
+    }
+    if (hasGap(room) && this.live && !this.gapTimers.has(name)) {
+      // Not at once: messages sent together can arrive out of order, and the missing one is usually a moment away.
+      const timer = setTimeout(() => {
+        this.gapTimers.delete(name);
+        const current = this.rooms.get(name);
+        if (current && hasGap(current) && this.live) this.queue.enqueue({ room: name, kind: "fill" });
+      }, this.options.gapFillDelayMs ?? 1000);
+      this.gapTimers.set(name, timer);
+    }
+  }
+
+  private updatePresence(name: string, change: (room: RoomState) => RoomState, always = false): void {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    const next = change(room);
+    if (next === room && !always) return;
+    this.rooms.set(name, next);
+    this.emit({ type: "presence", room: name });
+    if (always) this.emit({ type: "rooms" }); // a presence frame also means the join went through
+  }
+
+  private onError(frame: ErrorFrame): void {
+    const name = frame.room;
+    if (name === undefined) {
+      this.emit({ type: "send-error", code: frame.code, message: frame.message });
+      return;
+    }
+    const inFlight = this.queue.inFlight;
+    const forRequest = inFlight?.room === name;
+    const sentAt = this.lastSentAt.get(name);
+    const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
+
+    if (!this.rooms.has(name)) {
+      // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
+      if (forRequest) this.queue.settle(name, "error");
+      return;
+    }
+    if (frame.code === ErrorCode.RateLimited) {
+      if (forRequest) this.queue.throttled();
+      if (aboutMessage || !forRequest) this.emit({ type: "send-error", code: frame.code, message: frame.message });
+      return;
+    }
+    if (forRequest && inFlight) {
+      this.queue.settle(name, "error");
+      if (!ROOM_REFUSED.has(frame.code) && frame.code !== ErrorCode.NotAMember) this.requestFailed(inFlight);
+    }
+    if (ROOM_REFUSED.has(frame.code) && name !== LOBBY) {
+      this.forgetRoom(name);
+      this.emit({ type: "room-error", message: `Could not join #${name}: ${frame.message}` });
+      return;
+    }
+    if (frame.code === ErrorCode.NotAMember) {
+      // The server does not have this connection in the room (it dropped the membership, say after taking the
+      // connection for gone during a network blip): join again, which also catches up.
+      this.member.delete(name);
+      this.stopLoadingOlder(name);
+      if (this.live) this.queue.enqueue({ room: name, kind: "join" }, { urgent: true });
+      this.emit({ type: "rooms" });
+      if (aboutMessage) {
+        this.emit({
+          type: "send-error",
+          code: frame.code,
+          message: `You were not in #${name} on the server; rejoining. Send your message again in a moment.`,
+        });
+      }
+      return;
+    }
+    if (aboutMessage || !forRequest) this.emit({ type: "send-error", code: frame.code, message: frame.message });
+  }
+
+  /**
+   * A background request failed (an error frame, or no answer in time). A page of older messages can be asked for
+   * again by scrolling, and a gap is asked about again when the next message arrives; a join or the rest of a
+   * catch-up is sent once more, since nothing else would before the next connection.
+   */
+  private requestFailed(request: BackgroundRequest): void {
+    if (request.kind === "older") this.stopLoadingOlder(request.room);
+    const key = `${request.kind}:${request.room}`;
+    if ((request.kind === "join" || request.kind === "newer") && this.live && !this.retried.has(key)) {
+      this.retried.add(key);
+      this.queue.enqueue(request);
+    }
+  }
+
+  private stopLoadingOlder(name: string): void {
+    if (this.loadingOlder.delete(name)) this.emit({ type: "older", room: name });
+  }
+
+  // ---- requests ----
+
+  /** The frame for a background request, from the state now; undefined when it has become pointless. */
+  private build(request: BackgroundRequest): ClientFrame | undefined {
+    const { room: name, kind } = request;
+    if (kind === "leave") return this.rooms.has(name) ? undefined : leaveFrame(name);
+    const room = this.rooms.get(name);
+    if (!room) return undefined;
+    switch (kind) {
+      case "join": {
+        const after = catchUpCursor(room);
+        this.expecting.set(name, after === undefined ? { kind: "initial" } : { kind: "newer", after });
+        return joinFrame(name, after);
+      }
+      case "fill":
+        // The gap closed meanwhile, or a catch-up already under way will close it.
+        if (!hasGap(room) || this.queue.has(name, "newer") || this.queue.has(name, "join")) return undefined;
+        return this.newer(name, room);
+      case "newer":
+        return this.newer(name, room);
+      case "older": {
+        const before = oldestId(room);
+        if (before === undefined || !room.hasMoreOlder) {
+          this.stopLoadingOlder(name);
+          return undefined;
+        }
+        this.expecting.set(name, { kind: "older", before });
+        return historyFrame(name, { before });
+      }
+    }
+  }
+
+  private newer(name: string, room: RoomState): ClientFrame | undefined {
+    const after = room.frontier;
+    if (after === undefined) return undefined;
+    this.expecting.set(name, { kind: "newer", after });
+    return historyFrame(name, { after });
+  }
+
+  private forgetRoom(name: string): void {
+    this.rooms.delete(name);
+    this.member.delete(name);
+    this.expecting.delete(name);
+    this.loadingOlder.delete(name);
+    clearTimeout(this.gapTimers.get(name));
+    this.gapTimers.delete(name);
+    this.queue.drop(name);
+    if (this.selectedRoom === name) {
+      this.selectedRoom = LOBBY;
+      this.rooms.set(LOBBY, markRead(this.rooms.get(LOBBY) ?? emptyRoom(LOBBY)));
+      this.emit({ type: "selected", room: LOBBY });
+    }
+    this.persist();
+    this.emit({ type: "rooms" });
+  }
+
+  private persist(): void {
+    const list: RoomList = { rooms: this.roomNames, selected: this.selectedRoom };
+    saveRoomList(this.options.storage, this.storageKey, list);
+  }
+
+  private emit(event: RoomsEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
