@@ -46,15 +46,22 @@ export class ConnectionStore {
    * same connection, handled by another Lambda instance); false when somebody did.
    */
   async saveBucket(connectionId: string, previous: TokenBucket | undefined, next: TokenBucket): Promise<boolean> {
+    const unchanged =
+      previous === undefined
+        ? "attribute_not_exists(#bucket)"
+        : previous.version === undefined
+          ? "attribute_not_exists(#bucket.version)"
+          : "#bucket.version = :version";
     return this.conditionalUpdate({
       Key: this.key(connectionId),
       // BUCKET is a DynamoDB reserved word: it must go through a placeholder.
       UpdateExpression: "SET #bucket = :next",
-      ConditionExpression: previous
-        ? "attribute_exists(#id) AND #bucket.updatedAt = :previous"
-        : "attribute_exists(#id) AND attribute_not_exists(#bucket)",
+      ConditionExpression: `attribute_exists(#id) AND ${unchanged}`,
       ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey, "#bucket": "bucket" },
-      ExpressionAttributeValues: { ":next": next, ...(previous ? { ":previous": previous.updatedAt } : {}) },
+      ExpressionAttributeValues: {
+        ":next": { ...next, version: (previous?.version ?? 0) + 1 },
+        ...(previous?.version === undefined ? {} : { ":version": previous.version }),
+      },
     });
   }
 

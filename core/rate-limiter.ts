@@ -4,6 +4,11 @@ export interface TokenBucket {
   tokens: number;
   /** When `tokens` was computed, epoch milliseconds. */
   updatedAt: number;
+  /**
+   * Bumped by every write, which is conditional on it: two frames handled in the same millisecond would compute the
+   * same `updatedAt`, so only a counter tells their writes apart. Absent on a bucket never stored.
+   */
+  version?: number;
 }
 
 export interface RateLimit {

@@ -39,7 +39,15 @@ export interface TokenVerifierOptions {
   allowInsecureLoopback?: boolean;
   /** How the JWKS is fetched. @default aws-jwt-verify's https fetcher with short timeouts */
   fetcher?: Fetcher;
+  /** @default Date.now */
+  clock?: () => number;
 }
+
+/**
+ * After a failed JWKS fetch, tokens that need the JWKS are refused without fetching for this long: aws-jwt-verify
+ * holds back refetches only after a fetch that worked, so otherwise an outage costs one fetch per connect.
+ */
+export const JWKS_FAILURE_COOLDOWN_MS = 5000;
 
 /** SuperTokens' default tenant, for tokens issued before multi-tenancy. */
 const DEFAULT_TENANT = "public";
@@ -55,8 +63,9 @@ export class TokenVerifier {
   private readonly verifier;
 
   constructor(options: TokenVerifierOptions) {
-    const fetcher = failingAsFetchError(
+    const fetcher = guardedFetcher(
       options.fetcher ?? createJwksFetcher({ allowInsecureLoopback: options.allowInsecureLoopback }),
+      options.clock ?? (() => Date.now()),
     );
     this.verifier = JwtVerifier.create(
       {
@@ -99,19 +108,24 @@ export const verifierFromEnv = (env: Env, options: { allowInsecureLoopback?: boo
 
 /**
  * Any failure to get a usable JWKS (network, status, timeout, a body that is not JSON) becomes a `FetchError`, so it
- * is reported as the JWKS being unavailable rather than as a bad token, whatever fetcher is plugged in.
+ * is reported as the JWKS being unavailable rather than as a bad token, whatever fetcher is plugged in; and for
+ * `JWKS_FAILURE_COOLDOWN_MS` after a failure, fetches fail at once instead of hammering a JWKS that is down.
  */
-function failingAsFetchError(fetcher: Fetcher): Fetcher {
+function guardedFetcher(fetcher: Fetcher, clock: () => number): Fetcher {
+  let failedAt = Number.NEGATIVE_INFINITY;
   return {
     fetch: async (uri, requestOptions, data) => {
-      let body: ArrayBuffer;
+      if (clock() - failedAt < JWKS_FAILURE_COOLDOWN_MS) {
+        throw new FetchError(uri, "the last fetch failed moments ago; not trying again yet");
+      }
       try {
-        body = await fetcher.fetch(uri, requestOptions, data);
+        const body = await fetcher.fetch(uri, requestOptions, data);
         JSON.parse(new TextDecoder().decode(body));
+        return body;
       } catch (err) {
+        failedAt = clock();
         throw err instanceof FetchError ? err : new FetchError(uri, err instanceof Error ? err.message : String(err));
       }
-      return body;
     },
   };
 }

@@ -161,4 +161,19 @@ describe("TokenVerifier", () => {
     });
     expect(await rejection(remoteAllowed, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
   });
+
+  it("does not refetch a JWKS that just failed, and tries again after the cool-down", async () => {
+    let now = 1_000_000;
+    let down = true;
+    const flaky = fakeFetcher(() => (down ? new Error("ECONNREFUSED") : jwksOf(key)));
+    const guarded = new TokenVerifier({ issuer, jwksUri, fetcher: flaky, clock: () => now });
+    for (let i = 0; i < 10; i++) {
+      expect(await rejection(guarded, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+    }
+    expect(flaky.calls).toBe(1);
+    down = false;
+    now += 5000;
+    await expect(guarded.verify(key.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
+    expect(flaky.calls).toBe(2);
+  });
 });
