@@ -1,3 +1,5 @@
+import { type Env, EnvVar } from "./env.js";
+
 /**
  * Structured JSON logs, one object per line, small enough that the authorizer bundle stays tiny. Callers add
  * context (connection id, request id) with `child`; nothing here knows about tokens, so never pass one in.
@@ -53,6 +55,9 @@ export class Logger {
     );
   }
 }
+
+/** The handlers' logger, at `LOG_LEVEL`. */
+export const loggerFromEnv = (env: Env): Logger => new Logger({ level: parseLogLevel(env[EnvVar.LogLevel]) });
 
 /** Parses `LOG_LEVEL`, falling back to `info` for anything unknown. */
 export function parseLogLevel(value: string | undefined): LogLevel {

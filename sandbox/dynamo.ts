@@ -4,7 +4,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
-import { createDocumentClient } from "../core/aws-clients.js";
+import { createDocumentClient } from "../core/dynamodb-client.js";
 import { connectionTableCreateInput } from "../core/connection-table.js";
 import { roomTableCreateInput } from "../core/room-table.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";

@@ -1,11 +1,10 @@
 import type { APIGatewayAuthorizerResult } from "aws-lambda";
 import type { Env } from "../env.js";
 import { TokenRejectedError } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { type Logger, loggerFromEnv } from "../logger.js";
 import { tokenFromHandshake } from "../token-transport.js";
 import { type TokenVerifier, verifierFromEnv } from "../token-verifier.js";
 import type { AuthorizerContext, WebSocketAuthorizerEvent } from "../websocket-event.js";
-import { loggerFromEnv } from "./env-deps.js";
 
 export interface AuthorizerDeps {
   verifier: Pick<TokenVerifier, "verify">;

@@ -1,13 +1,13 @@
 import { type Clock, systemClock, toEpochSeconds } from "../clock.js";
 import type { ConnectionStore } from "../connection-store.js";
 import type { Env } from "../env.js";
-import type { Logger } from "../logger.js";
+import { type Logger, loggerFromEnv } from "../logger.js";
 import { Limits, LOBBY } from "../protocol.js";
 import type { RoomStore } from "../room-store.js";
 import { handshakeResponseHeaders } from "../token-transport.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
 import { readAuthorizerContext } from "./authorizer-context.js";
-import { type FromEnvOptions, loggerFromEnv, roomsFromEnv, storeFromEnv } from "./env-deps.js";
+import { type FromEnvOptions, roomsFromEnv, storeFromEnv } from "./env-deps.js";
 
 export interface ConnectDeps {
   store: Pick<ConnectionStore, "put">;

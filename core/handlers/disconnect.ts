@@ -1,9 +1,10 @@
 import type { ChatService } from "../chat-service.js";
 import { systemClock } from "../clock.js";
 import type { Env } from "../env.js";
-import type { Logger } from "../logger.js";
+import { type Logger, loggerFromEnv } from "../logger.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
-import { chatServiceFromEnv, type FromEnvOptions, loggerFromEnv } from "./env-deps.js";
+import { chatServiceFromEnv } from "./chat-from-env.js";
+import type { FromEnvOptions } from "./env-deps.js";
 
 export interface DisconnectDeps {
   chat: Pick<ChatService, "removeConnection">;

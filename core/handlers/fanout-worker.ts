@@ -5,8 +5,9 @@ import { systemClock } from "../clock.js";
 import type { ConnectionsApi } from "../connections-api.js";
 import type { Env } from "../env.js";
 import type { FanoutBatch } from "../fanout-queue.js";
-import type { Logger } from "../logger.js";
-import { chatServiceFromEnv, type FromEnvOptions, loggerFromEnv, managementFromEnv } from "./env-deps.js";
+import { type Logger, loggerFromEnv } from "../logger.js";
+import { chatServiceFromEnv, managementFromEnv } from "./chat-from-env.js";
+import type { FromEnvOptions } from "./env-deps.js";
 
 export interface FanoutWorkerDeps {
   /** Cleans up after connections found gone, as the message handler does. */

@@ -4,11 +4,12 @@ import { systemClock } from "../clock.js";
 import { type ConnectionsApi, sendFrame } from "../connections-api.js";
 import type { Env } from "../env.js";
 import { InvalidRequestError } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { type Logger, loggerFromEnv } from "../logger.js";
 import { ErrorCode } from "../protocol.js";
 import { verifierFromEnv } from "../token-verifier.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
-import { chatServiceFromEnv, type FromEnvOptions, loggerFromEnv, managementFromEnv } from "./env-deps.js";
+import { chatServiceFromEnv, managementFromEnv } from "./chat-from-env.js";
+import type { FromEnvOptions } from "./env-deps.js";
 
 export interface MessageDeps {
   chat: Pick<ChatService, "handle">;

@@ -6,7 +6,7 @@ import {
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createManagementClient } from "../../core/aws-clients.js";
+import { createManagementClient } from "../../core/management-client.js";
 import type { MessageFrame } from "../../core/protocol.js";
 import { PAST_CONNECT_GRACE_MS, testClock } from "../support/clock.js";
 import {
@@ -148,7 +148,8 @@ describe("management API", () => {
     expect(yan.framesWhere(isIt)).toEqual([]);
     expect(xia.framesWhere(isIt)).toHaveLength(1);
     expect((await connectionRecords(sandbox)).map((record) => record.connectionId)).not.toContain(yanId);
-    expect(sandbox.logLines.some((line) => /message .*delivered 2, gone 1.*retries 2/.test(line))).toBe(true);
+    // xia's two 429s are shared with the "left" announcement for yan, which races the message's own retries.
+    expect(sandbox.logLines.some((line) => /message .*delivered 2, gone 1.*retries [12]\b/.test(line))).toBe(true);
     await Promise.all([wes.close(), xia.close(), yan.close()]);
   });
 

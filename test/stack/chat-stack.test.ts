@@ -263,7 +263,7 @@ describe("ChatStack: handlers", () => {
       [EnvVar.TableName]: { Ref: logicalId(full.connections.table) },
       [EnvVar.RoomsTableName]: { Ref: logicalId(full.rooms.table) },
     };
-    // What builds a chat service (core/handlers/env-deps.ts) and so may broadcast and clean up after gone connections.
+    // What builds a chat service (core/handlers/chat-from-env.ts) and so may broadcast and clean up after gone connections.
     const sender = {
       [EnvVar.CallbackUrl]: expect.objectContaining({ "Fn::Join": expect.anything() }),
       [EnvVar.FanoutQueueUrl]: { Ref: logicalId(full.fanout.queue) },

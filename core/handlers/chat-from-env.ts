@@ -1,0 +1,38 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { ChatService } from "../chat-service.js";
+import type { Clock } from "../clock.js";
+import { ManagementApiConnections } from "../connections-api.js";
+import { type Env, EnvVar, numberEnv, requireEnv } from "../env.js";
+import { DEFAULT_FANOUT_BATCH_SIZE } from "../fanout.js";
+import { type FanoutQueue, SqsFanoutQueue } from "../fanout-queue.js";
+import type { Logger } from "../logger.js";
+import { createManagementClient } from "../management-client.js";
+import { Limits } from "../protocol.js";
+import type { TokenVerifier } from "../token-verifier.js";
+import { roomsFromEnv, storeFromEnv } from "./env-deps.js";
+
+export const managementFromEnv = (env: Env) =>
+  new ManagementApiConnections(createManagementClient({ endpoint: requireEnv(env, EnvVar.CallbackUrl) }));
+
+/** The chat service wired from the environment; `verifier` only where `refresh` is served. */
+export function chatServiceFromEnv(
+  env: Env,
+  options: { clock: Clock; logger: Logger; verifier?: Pick<TokenVerifier, "verify">; fanoutQueue?: FanoutQueue },
+): ChatService {
+  const queueUrl = env[EnvVar.FanoutQueueUrl];
+  return new ChatService({
+    connections: storeFromEnv(env, options.clock),
+    rooms: roomsFromEnv(env, options.clock),
+    api: managementFromEnv(env),
+    clock: options.clock,
+    logger: options.logger,
+    verifier: options.verifier,
+    rateLimit: {
+      burst: numberEnv(env, EnvVar.MessageBurst, Limits.defaultMessageBurst),
+      perSecond: numberEnv(env, EnvVar.MessagesPerSecond, Limits.defaultMessagesPerSecond),
+    },
+    historyDays: numberEnv(env, EnvVar.HistoryDays, Limits.defaultHistoryDays),
+    fanoutQueue: options.fanoutQueue ?? (queueUrl ? new SqsFanoutQueue(new SQSClient({}), queueUrl) : undefined),
+    fanout: { batchSize: numberEnv(env, EnvVar.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE) },
+  });
+}
