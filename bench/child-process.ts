@@ -1,0 +1,124 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { ChildReply, ChildRequest, ServiceName } from "./child-protocol.js";
+import { onExit } from "./cleanup.js";
+
+export interface ChildOptions {
+  /** How long the service may take to start. @default 60000 */
+  startTimeoutMs?: number;
+}
+
+/** A bench service running in a process of its own, called over IPC. */
+export interface BenchChild {
+  readonly pid: number | undefined;
+  /** Calls one of the service's methods; rejects after `timeoutMs` and kills the child then. */
+  call<T>(method: string, params: unknown, timeoutMs: number): Promise<T>;
+  /** Asks the child to exit (it closes what its service holds first); kills it after 5 s. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const MAIN = fileURLToPath(new URL("./child-main.ts", import.meta.url));
+/** tsx's loader, resolved from here so that children start whatever the working directory. */
+const TSX = import.meta.resolve("tsx");
+const CLOSE_GRACE_MS = 5000;
+
+/**
+ * Starts `service` (see `child-main.ts`) in a fresh Node process, so what it measures (time, peak RSS) is its own
+ * and the bench process's event loop does not share its CPU. The child is killed when this process exits.
+ * `--expose-gc` lets a child force one collection before it measures memory (see `memory.ts`).
+ */
+export async function startChild(
+  service: ServiceName,
+  options: unknown,
+  childOptions: ChildOptions = {},
+): Promise<BenchChild> {
+  const child = spawn(process.execPath, ["--expose-gc", "--import", TSX, MAIN], {
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    env: { ...process.env, BENCH_SERVICE: service },
+  });
+  const unregister = onExit(() => child.kill("SIGKILL"));
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  let nextId = 0;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.once("exit", (code, signal) => {
+    unregister();
+    const err = new Error(`bench service ${service} exited (${signal ?? code}):\n${stderr.trim()}`);
+    for (const waiter of pending.values()) waiter.reject(err);
+    pending.clear();
+  });
+  child.on("message", (message: ChildReply) => {
+    const waiter = pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id);
+    if (message.ok) waiter.resolve(message.result);
+    else waiter.reject(new Error(`bench service ${service}: ${message.error}`));
+  });
+
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  const call = <T>(method: string, params: unknown, timeoutMs: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        kill();
+        reject(new Error(`bench service ${service}: ${method} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value as T);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      const request: ChildRequest = { id, method, params };
+      child.send(request, (err) => {
+        if (err) pending.get(id)?.reject(err);
+      });
+    });
+
+  let closing: Promise<void> | undefined;
+  const handle: BenchChild = {
+    pid: child.pid,
+    call,
+    close() {
+      closing ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (child.connected) child.disconnect();
+        const force = setTimeout(kill, CLOSE_GRACE_MS);
+        await exited;
+        clearTimeout(force);
+      })();
+      return closing;
+    },
+  };
+  try {
+    await call("start", options, childOptions.startTimeoutMs ?? 60_000);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return handle;
+}
+
+/** Starts a child, runs `use` with it and always closes it. */
+export async function withChild<T>(
+  service: ServiceName,
+  options: unknown,
+  use: (child: BenchChild) => Promise<T>,
+): Promise<T> {
+  const child = await startChild(service, options);
+  try {
+    return await use(child);
+  } finally {
+    await child.close();
+  }
+}

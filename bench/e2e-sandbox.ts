@@ -1,0 +1,18 @@
+import { startSandbox } from "../sandbox/sandbox.js";
+import type { ServiceMethods } from "./child-protocol.js";
+import type { ChatEndpoint } from "./e2e-client.js";
+
+/**
+ * The `e2e-sandbox` child service: the whole chat as `npm run dev` runs it (emulated API Gateway, the real handlers,
+ * dynalite), on free loopback ports, quiet. In a child so that the 100 clients do not share its event loop.
+ */
+export async function serve(): Promise<ServiceMethods> {
+  const sandbox = await startSandbox({ port: 0, logLevel: "error", log: () => {} });
+  return {
+    info: async (): Promise<ChatEndpoint> => ({
+      webSocketUrl: sandbox.urls.webSocket,
+      signInUrl: new URL("auth/dev/signin", sandbox.urls.page).href,
+    }),
+    close: () => sandbox.close(),
+  };
+}

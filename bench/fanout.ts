@@ -1,0 +1,141 @@
+import { withChild } from "./child-process.js";
+import type { RoomTableFixture } from "./dynamo-fixture.js";
+import type { FanoutRunParams, FanoutRunResult } from "./fanout-runner.js";
+import { FanoutVariant } from "./fanout-variants.js";
+import type { ManagementStubProcess } from "./management-stub-process.js";
+import { type BenchRow, Section } from "./report.js";
+import { round } from "./stats.js";
+
+export interface FanoutSectionOptions {
+  /** Room sizes, smallest first. */
+  sizes: readonly number[];
+  /** Sizes at which the sequential loop runs too (it is slow). */
+  sequentialSizes: readonly number[];
+  /** Sizes at which the signed-http and bare-http variants run (they explain the product's CPU cost). */
+  leanSizes: readonly number[];
+  /** The sequential loop stops after this long; its time for the whole room is extrapolated. */
+  sequentialMaxSeconds: number;
+  /** Sends of the variant's own warm-up broadcast before the clock starts (JIT, sockets), as in a warm Lambda. */
+  warmUpSends: number;
+  /** No run may take longer than this. */
+  runTimeoutSeconds: number;
+}
+
+/** Target: the product within this factor of the floor. */
+export const FANOUT_MAX_RATIO = 1.25;
+/**
+ * Target: the heap a broadcast keeps alive (see `MemoryFigures.liveHeapMB`) at most this much above the smallest
+ * room's at every N: two pages of recipients and 200 requests in flight are a few MB whatever the room.
+ */
+export const FANOUT_MEMORY_SLACK_MB = 16;
+
+/**
+ * Section 1: one broadcast to a room of N members in a local rooms table, through the management API stub, per
+ * variant, each in a fresh process. Floor: N × latency / concurrency, what the stub allows at best.
+ */
+export async function fanoutSection(
+  table: RoomTableFixture,
+  stub: ManagementStubProcess,
+  options: FanoutSectionOptions,
+  progress: (line: string) => void,
+): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const { latencyMs, concurrency } = stub.settings;
+  for (const n of options.sizes) {
+    progress(`fanout: loading ${n} room members`);
+    await table.growTo(n);
+    const floorSeconds = (n * latencyMs) / 1000 / concurrency;
+    const variants: FanoutVariant[] = [FanoutVariant.Product, FanoutVariant.AwsSample];
+    if (options.leanSizes.includes(n)) variants.push(FanoutVariant.SignedHttp, FanoutVariant.BareHttp);
+    if (options.sequentialSizes.includes(n)) variants.push(FanoutVariant.Sequential);
+    for (const variant of variants) {
+      progress(`fanout: ${variant} N=${n}`);
+      const capped = variant === FanoutVariant.Sequential;
+      const params: FanoutRunParams = {
+        variant,
+        recipients: n,
+        warmUpSends: options.warmUpSends,
+        maxSeconds: capped ? options.sequentialMaxSeconds : options.runTimeoutSeconds,
+      };
+      await stub.reset();
+      const begin = performance.now();
+      let result: FanoutRunResult;
+      try {
+        result = await withChild(
+          "fanout-runner",
+          {
+            dynamoEndpoint: table.endpoint,
+            tableName: table.tableName,
+            room: table.room,
+            managementEndpoint: stub.endpoint,
+          },
+          (child) => child.call<FanoutRunResult>("run", params, (options.runTimeoutSeconds + 30) * 1000),
+        );
+      } catch (err) {
+        // A comparison that dies (the AWS sample's Promise.all on large rooms) is a result, not a bench failure.
+        if (variant === FanoutVariant.Product) throw err;
+        const { posts } = await stub.stats();
+        const arrived = Math.max(0, posts - params.warmUpSends);
+        rows.push(crashed(variant, n, floorSeconds, (performance.now() - begin) / 1000, arrived, err));
+        continue;
+      }
+      const { posts, meanActive } = await stub.stats();
+      if (!capped && result.sends !== n) throw new Error(`fanout ${variant} N=${n}: sent ${result.sends} of ${n}`);
+      if (posts < result.sends)
+        throw new Error(`fanout ${variant} N=${n}: the stub saw ${posts} of ${result.sends} sends`);
+      const extrapolated = result.sends < n;
+      const seconds = extrapolated ? (result.seconds * n) / Math.max(1, result.sends) : result.seconds;
+      rows.push({
+        section: Section.Fanout,
+        variant,
+        case: `N=${n}`,
+        seconds: round(seconds),
+        floorSeconds: round(floorSeconds),
+        cpuMsPerSend: round((result.cpuSeconds * 1000) / Math.max(1, result.sends)),
+        meanInFlight: Math.round(meanActive),
+        peakRssMB: result.peakRssMB,
+        peakHeapMB: result.peakHeapMB,
+        liveHeapMB: result.liveHeapMB,
+        ratio: round(seconds / floorSeconds),
+        ...(extrapolated
+          ? { note: `extrapolated: ${result.sends} of ${n} sends in ${result.seconds.toFixed(1)} s (capped)` }
+          : {}),
+      });
+    }
+  }
+  judge(rows);
+  return rows;
+}
+
+function crashed(
+  variant: FanoutVariant,
+  n: number,
+  floorSeconds: number,
+  seconds: number,
+  arrived: number,
+  err: unknown,
+): BenchRow {
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = /heap out of memory|Allocation failed/i.test(message) ? "ran out of V8 heap" : message.split("\n")[0];
+  return {
+    section: Section.Fanout,
+    variant,
+    case: `N=${n}`,
+    seconds: Number.NaN,
+    floorSeconds: round(floorSeconds),
+    ratio: Number.NaN,
+    note: `did not finish: ${reason} after ${seconds.toFixed(1)} s, when ${arrived} of its ${n} sends had reached the stub`,
+  };
+}
+
+/** The product's rows: within FANOUT_MAX_RATIO of the floor, and live heap flat from the smallest room up. */
+function judge(rows: BenchRow[]): void {
+  const product = rows.filter((row) => row.variant === FanoutVariant.Product);
+  const baseline = product[0]?.liveHeapMB as number | undefined;
+  for (const row of product) {
+    const fast = row.ratio <= FANOUT_MAX_RATIO;
+    const flat = baseline === undefined || (row.liveHeapMB as number) <= baseline + FANOUT_MEMORY_SLACK_MB;
+    row.target = `ratio ≤ ${FANOUT_MAX_RATIO}; liveHeapMB ≤ smallest N's + ${FANOUT_MEMORY_SLACK_MB}`;
+    row.targetMet = fast && flat;
+  }
+}
