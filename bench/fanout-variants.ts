@@ -1,13 +1,13 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { createDocumentClient } from "../core/dynamodb-client.js";
-import { createManagementClient } from "../core/management-client.js";
 import { Broadcaster, DEFAULT_BROADCAST_CONCURRENCY, onePage } from "../core/broadcast.js";
 import { systemClock, toEpochSeconds } from "../core/clock.js";
 import { type ConnectionsApi, ManagementApiConnections } from "../core/connections-api.js";
+import { createDocumentClient } from "../core/dynamodb-client.js";
 import { Fanout } from "../core/fanout.js";
 import { Logger } from "../core/logger.js";
+import { createManagementClient } from "../core/management-client.js";
 import type { MessageFrame } from "../core/protocol.js";
 import { RoomStore } from "../core/room-store.js";
 import { RoomTable, SortKey } from "../core/room-table.js";

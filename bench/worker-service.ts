@@ -1,8 +1,8 @@
 import type { SQSEvent } from "aws-lambda";
-import { createManagementClient } from "../core/management-client.js";
 import { ManagementApiConnections } from "../core/connections-api.js";
 import { createFanoutWorkerHandler } from "../core/handlers/fanout-worker.js";
 import { Logger } from "../core/logger.js";
+import { createManagementClient } from "../core/management-client.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 export interface WorkerServiceOptions {

@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { createDocumentClient } from "../../core/dynamodb-client.js";
 import type { Clock } from "../../core/clock.js";
 import { ConnectionStore } from "../../core/connection-store.js";
 import { connectionTableCreateInput } from "../../core/connection-table.js";
+import { createDocumentClient } from "../../core/dynamodb-client.js";
 import { RoomStore } from "../../core/room-store.js";
 import { roomTableCreateInput } from "../../core/room-table.js";
 
