@@ -252,7 +252,8 @@ export class ChatService {
 
   /**
    * Sends a frame to everyone in the room. Connections found gone are forgotten; unless `silentCleanup`, their
-   * rooms also hear that their user left (those announcements clean up silently, so this never recurses further).
+   * rooms also hear that their user left (those announcements clean up silently here; batches of them handed to
+   * fan-out workers may announce once more, which still ends, since each gone connection is forgotten once).
    */
   private toRoom(
     room: string,
