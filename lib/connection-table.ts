@@ -1,8 +1,9 @@
-import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import type { RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, Table } from "aws-cdk-lib/aws-dynamodb";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import { ConnectionTable } from "../core/connection-table.js";
+import { chatTableSettings } from "./chat-table-settings.js";
 
 /** Properties of a `ConnectionsTable`. */
 export interface ConnectionsTableProps {
@@ -27,10 +28,7 @@ export class ConnectionsTable extends Construct {
     this.table = new Table(this, "Table", {
       partitionKey: { name: ConnectionTable.partitionKey, type: AttributeType.STRING },
       timeToLiveAttribute: ConnectionTable.timeToLiveAttribute,
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: TableEncryption.AWS_MANAGED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...chatTableSettings(props.removalPolicy),
     });
   }
 

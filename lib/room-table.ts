@@ -1,8 +1,9 @@
-import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import type { RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, Table } from "aws-cdk-lib/aws-dynamodb";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import { RoomTable } from "../core/room-table.js";
+import { chatTableSettings } from "./chat-table-settings.js";
 
 /** Properties of a `RoomsTable`. */
 export interface RoomsTableProps {
@@ -32,10 +33,7 @@ export class RoomsTable extends Construct {
       partitionKey: { name: RoomTable.partitionKey, type: AttributeType.STRING },
       sortKey: { name: RoomTable.sortKey, type: AttributeType.STRING },
       timeToLiveAttribute: RoomTable.timeToLiveAttribute,
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: TableEncryption.AWS_MANAGED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...chatTableSettings(props.removalPolicy),
     });
   }
 
