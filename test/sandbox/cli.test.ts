@@ -13,7 +13,6 @@ import { type StandIn, superTokensCore } from "../auth/stand-ins.js";
 import { openClient, refusedStatus } from "../support/ws-client.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
 interface Cli {
   child: ChildProcess;
@@ -22,9 +21,9 @@ interface Cli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `npm run dev` is `tsx sandbox/main.ts`: run exactly that, with the given environment. */
+/** `npm run dev` is `node --import tsx sandbox/main.ts`: run exactly that, with the given environment. */
 function runCli(env: Record<string, string>): Cli {
-  const child = spawn(TSX, ["sandbox/main.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "sandbox/main.ts"], {
     cwd: ROOT,
     // The sandbox's own variables are cleared, so settings of the machine running the tests cannot leak in.
     env: {
