@@ -49,16 +49,19 @@ export function createManagementApi(options: ManagementApiOptions): RequestListe
     const connectionId = safeDecode(encodedId);
     if (connectionId === undefined) return sendError(res, 403);
 
-    const fault = options.faults.take(method, connectionId);
+    let data: Buffer | undefined;
+    if (method === "POST") {
+      data = await readBody(req, options.maxPostBytes);
+      if (data === undefined) return sendError(res, 413);
+    }
+    const fault = options.faults.take({ method, connectionId, payload: data?.toString("utf8") });
     if (fault?.delayMs) await delay(fault.delayMs);
     if (fault?.status) return sendError(res, fault.status);
 
     const connection = options.registry.getOpen(connectionId);
     switch (method) {
       case "POST": {
-        const data = await readBody(req, options.maxPostBytes);
-        if (data === undefined) return sendError(res, 413);
-        if (!connection) return sendError(res, 410);
+        if (data === undefined || !connection) return sendError(res, 410);
         // Text frames, as browsers expect of chat JSON; bytes that are not UTF-8 can only go as a binary frame.
         connection.socket.send(data, { binary: !isUtf8(data) }, (err) => {
           if (err) sendError(res, 410);

@@ -11,10 +11,19 @@ export interface FaultRule extends CountedRule {
   connectionIds?: readonly string[] | ((connectionId: string) => boolean);
   /** @default every method */
   methods?: readonly ManagementMethod[];
+  /** Only POSTs whose payload passes this test (say, one frame type among concurrent broadcasts). @default any */
+  payload?: (data: string) => boolean;
   /** The error status to answer with. @default - none: the call is only delayed, then served normally */
   status?: FaultStatus;
   /** Wait this long before answering (a slow endpoint). @default 0 */
   delayMs?: number;
+}
+
+export interface ManagementCall {
+  method: ManagementMethod;
+  connectionId: string;
+  /** A POST's body, as text. */
+  payload?: string;
 }
 
 export interface Fault {
@@ -28,14 +37,13 @@ export interface Fault {
  * Rules are tried in the order added; the first that matches applies.
  */
 export class ManagementFaults {
-  private readonly rules = new FaultRules<FaultRule, { method: ManagementMethod; connectionId: string }>(
-    (rule, call) => {
-      if (rule.methods && !rule.methods.includes(call.method)) return false;
-      const ids = rule.connectionIds;
-      if (ids === undefined) return true;
-      return typeof ids === "function" ? ids(call.connectionId) : ids.includes(call.connectionId);
-    },
-  );
+  private readonly rules = new FaultRules<FaultRule, ManagementCall>((rule, call) => {
+    if (rule.methods && !rule.methods.includes(call.method)) return false;
+    if (rule.payload && (call.payload === undefined || !rule.payload(call.payload))) return false;
+    const ids = rule.connectionIds;
+    if (ids === undefined) return true;
+    return typeof ids === "function" ? ids(call.connectionId) : ids.includes(call.connectionId);
+  });
 
   /** Adds a rule; returns a function that removes it. */
   add(rule: FaultRule): () => void {
@@ -47,8 +55,8 @@ export class ManagementFaults {
   }
 
   /** The fault for this call, if any, using up one of its rule's `times`. */
-  take(method: ManagementMethod, connectionId: string): Fault | undefined {
-    const rule = this.rules.take({ method, connectionId });
+  take(call: ManagementCall): Fault | undefined {
+    const rule = this.rules.take(call);
     return rule && { status: rule.status, delayMs: rule.delayMs ?? 0 };
   }
 }

@@ -111,15 +111,26 @@ describe("authorizer outcome", () => {
 });
 
 describe("management API faults", () => {
+  const post = (connectionId: string, payload = "{}") => ({ method: "POST" as const, connectionId, payload });
+
   it("applies the first matching rule, counts down its times, and can be removed", () => {
     const faults = new ManagementFaults();
     faults.add({ connectionIds: ["a"], methods: ["POST"], status: 429, times: 2 });
     const remove = faults.add({ status: 500 });
-    expect(faults.take("POST", "a")).toEqual({ status: 429, delayMs: 0 });
-    expect(faults.take("GET", "a")).toEqual({ status: 500, delayMs: 0 });
-    expect(faults.take("POST", "a")).toEqual({ status: 429, delayMs: 0 });
-    expect(faults.take("POST", "a")).toEqual({ status: 500, delayMs: 0 });
+    expect(faults.take(post("a"))).toEqual({ status: 429, delayMs: 0 });
+    expect(faults.take({ method: "GET", connectionId: "a" })).toEqual({ status: 500, delayMs: 0 });
+    expect(faults.take(post("a"))).toEqual({ status: 429, delayMs: 0 });
+    expect(faults.take(post("a"))).toEqual({ status: 500, delayMs: 0 });
     remove();
-    expect(faults.take("POST", "a")).toBeUndefined();
+    expect(faults.take(post("a"))).toBeUndefined();
+  });
+
+  it("aims a rule at chosen payloads, leaving other frames and bodiless calls alone", () => {
+    const faults = new ManagementFaults();
+    faults.add({ payload: (data) => data.includes('"message"'), status: 429, times: 1 });
+    expect(faults.take(post("a", '{"type":"left"}'))).toBeUndefined();
+    expect(faults.take({ method: "DELETE", connectionId: "a" })).toBeUndefined();
+    expect(faults.take(post("a", '{"type":"message"}'))).toEqual({ status: 429, delayMs: 0 });
+    expect(faults.take(post("a", '{"type":"message"}'))).toBeUndefined();
   });
 });

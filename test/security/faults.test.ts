@@ -67,7 +67,14 @@ describe("a broadcast that meets 410, 429 and 500", () => {
       yuri.connectionId,
     ];
 
-    sandbox.hooks.faults.add({ connectionIds: [tessId], methods: ["POST"], status: 429, times: 2 });
+    // Aimed at the chat frame: gwen's departure is announced by a broadcast that runs alongside this one.
+    sandbox.hooks.faults.add({
+      connectionIds: [tessId],
+      methods: ["POST"],
+      payload: (data) => data.includes("through the storm"),
+      status: 429,
+      times: 2,
+    });
     const unbreak = sandbox.hooks.faults.add({ connectionIds: [bramId], methods: ["POST"], status: 500 });
     sandbox.hooks.faults.add({ connectionIds: [gwenId, yuriId], methods: ["POST"], status: 410 });
 
