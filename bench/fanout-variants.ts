@@ -1,13 +1,17 @@
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { Broadcaster, DEFAULT_BROADCAST_CONCURRENCY, onePage } from "../core/broadcast.js";
 import { systemClock, toEpochSeconds } from "../core/clock.js";
-import { type ConnectionsApi, ManagementApiConnections } from "../core/connections-api.js";
+import type { ConnectionsApi } from "../core/connections-api.js";
 import { createDocumentClient } from "../core/dynamodb-client.js";
 import { Fanout } from "../core/fanout.js";
 import { Logger } from "../core/logger.js";
-import { createManagementClient } from "../core/management-client.js";
+import { createManagementClient, createManagementConnections } from "../core/management-client.js";
 import type { MessageFrame } from "../core/protocol.js";
 import { RoomStore } from "../core/room-store.js";
 import { RoomTable, SortKey } from "../core/room-table.js";
@@ -17,16 +21,16 @@ import { HttpConnections } from "./http-connections.js";
 export const FanoutVariant = {
   /**
    * This product, as `ChatService` sends to a room without fan-out workers: `RoomStore.members` pages into
-   * `Fanout`/`Broadcaster`, over the SDK client it deploys with.
+   * `Fanout`/`Broadcaster`, over the management API client it deploys with (`createManagementConnections`).
    */
   Product: "product",
   /** The AWS sample: every page read into one array, then `Promise.all` of every send, on a default SDK client. */
   AwsSample: "aws-sample",
   /** Paged, one send at a time. */
   Sequential: "sequential",
-  /** The product's broadcaster and store with SigV4-signed `node:http` calls instead of the SDK client. */
-  SignedHttp: "signed-http",
-  /** The same, unsigned: the least client CPU a send can take on this machine. */
+  /** The product's broadcaster and store, posting with the SDK's `PostToConnectionCommand` (the product until 0.2). */
+  SdkClient: "sdk-client",
+  /** The product's broadcaster and store with unsigned `node:http` calls: the least client CPU a send can take. */
   BareHttp: "bare-http",
 } as const;
 export type FanoutVariant = (typeof FanoutVariant)[keyof typeof FanoutVariant];
@@ -69,19 +73,13 @@ export const SAMPLE_FRAME = JSON.stringify({
 export function prepareFanout(variant: FanoutVariant, context: FanoutContext): PreparedFanout {
   switch (variant) {
     case FanoutVariant.Product:
-      return broadcasterVariant(
-        context,
-        new ManagementApiConnections(createManagementClient({ endpoint: context.managementEndpoint })),
-      );
-    case FanoutVariant.SignedHttp:
+      return broadcasterVariant(context, createManagementConnections({ endpoint: context.managementEndpoint }));
+    case FanoutVariant.SdkClient:
+      return broadcasterVariant(context, sdkConnections(context.managementEndpoint));
     case FanoutVariant.BareHttp:
       return broadcasterVariant(
         context,
-        new HttpConnections({
-          endpoint: context.managementEndpoint,
-          maxSockets: DEFAULT_BROADCAST_CONCURRENCY,
-          sign: variant === FanoutVariant.SignedHttp,
-        }),
+        new HttpConnections({ endpoint: context.managementEndpoint, maxSockets: DEFAULT_BROADCAST_CONCURRENCY }),
       );
     case FanoutVariant.AwsSample:
       return awsSampleVariant(context);
@@ -190,7 +188,7 @@ function sequentialVariant(context: FanoutContext): PreparedFanout {
     context.tableName,
     systemClock,
   );
-  const api = new ManagementApiConnections(createManagementClient({ endpoint: context.managementEndpoint }));
+  const api = createManagementConnections({ endpoint: context.managementEndpoint });
   return {
     async warmUp(sends) {
       await firstPage(rooms, context.room);
@@ -208,6 +206,20 @@ function sequentialVariant(context: FanoutContext): PreparedFanout {
         }
       }
       return { sends };
+    },
+  };
+}
+
+/** Every call through the SDK client, sized and configured as the product's. */
+function sdkConnections(endpoint: string): ConnectionsApi {
+  const client = createManagementClient({ endpoint });
+  const encoder = new TextEncoder();
+  return {
+    post: async (connectionId, data) => {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: encoder.encode(data) }));
+    },
+    close: async (connectionId) => {
+      await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     },
   };
 }

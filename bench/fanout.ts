@@ -11,7 +11,7 @@ export interface FanoutSectionOptions {
   sizes: readonly number[];
   /** Sizes at which the sequential loop runs too (it is slow). */
   sequentialSizes: readonly number[];
-  /** Sizes at which the signed-http and bare-http variants run (they explain the product's CPU cost). */
+  /** Sizes at which the bare-http variant runs (it tells what HTTP alone costs). */
   leanSizes: readonly number[];
   /** The sequential loop stops after this long; its time for the whole room is extrapolated. */
   sequentialMaxSeconds: number;
@@ -45,8 +45,8 @@ export async function fanoutSection(
     progress(`fanout: loading ${n} room members`);
     await table.growTo(n);
     const floorSeconds = (n * latencyMs) / 1000 / concurrency;
-    const variants: FanoutVariant[] = [FanoutVariant.Product, FanoutVariant.AwsSample];
-    if (options.leanSizes.includes(n)) variants.push(FanoutVariant.SignedHttp, FanoutVariant.BareHttp);
+    const variants: FanoutVariant[] = [FanoutVariant.Product, FanoutVariant.SdkClient, FanoutVariant.AwsSample];
+    if (options.leanSizes.includes(n)) variants.push(FanoutVariant.BareHttp);
     if (options.sequentialSizes.includes(n)) variants.push(FanoutVariant.Sequential);
     for (const variant of variants) {
       progress(`fanout: ${variant} N=${n}`);

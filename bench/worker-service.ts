@@ -1,8 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
-import { ManagementApiConnections } from "../core/connections-api.js";
 import { createFanoutWorkerHandler } from "../core/handlers/fanout-worker.js";
 import { Logger } from "../core/logger.js";
-import { createManagementClient } from "../core/management-client.js";
+import { createManagementConnections } from "../core/management-client.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 export interface WorkerServiceOptions {
@@ -34,7 +33,7 @@ export async function serve({ managementEndpoint }: WorkerServiceOptions): Promi
   });
   const handler = createFanoutWorkerHandler({
     chat: { forgetGone: async () => {} },
-    connections: new ManagementApiConnections(createManagementClient({ endpoint: managementEndpoint })),
+    connections: createManagementConnections({ endpoint: managementEndpoint }),
     logger,
   });
   let cpuFrom = process.cpuUsage();

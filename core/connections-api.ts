@@ -1,8 +1,5 @@
-import {
-  type ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  PostToConnectionCommand,
-} from "@aws-sdk/client-apigatewaymanagementapi";
+import { type ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import type { PostToConnection } from "./post-to-connection.js";
 import type { ServerFrame } from "./protocol.js";
 
 /** Sends to open sockets: the `@connections` management API, or anything that behaves like it. */
@@ -12,16 +9,18 @@ export interface ConnectionsApi {
   close(connectionId: string): Promise<void>;
 }
 
-/** The `@connections` API over the AWS SDK. Errors come through untouched; see `isGone`/`isThrottled`. */
+/**
+ * The `@connections` API: posts through the lean `PostToConnection`, everything else through the AWS SDK. Errors
+ * come through untouched; see `isGone`/`isThrottled`. Build it with `createManagementConnections`.
+ */
 export class ManagementApiConnections implements ConnectionsApi {
-  private readonly encoder = new TextEncoder();
+  constructor(
+    private readonly client: ApiGatewayManagementApiClient,
+    private readonly poster: Pick<PostToConnection, "post">,
+  ) {}
 
-  constructor(private readonly client: ApiGatewayManagementApiClient) {}
-
-  async post(connectionId: string, data: string): Promise<void> {
-    await this.client.send(
-      new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.encoder.encode(data) }),
-    );
+  post(connectionId: string, data: string): Promise<void> {
+    return this.poster.post(connectionId, data);
   }
 
   async close(connectionId: string): Promise<void> {
@@ -29,7 +28,7 @@ export class ManagementApiConnections implements ConnectionsApi {
   }
 }
 
-// SDK v3 errors have no statusCode: test the name (FACTS.md).
+// SDK v3 errors have no statusCode: test the name (FACTS.md), which `ManagementApiError` sets alike.
 /** 410: the socket is closed, or never existed. */
 export const isGone = (err: unknown): boolean => (err as Error | undefined)?.name === "GoneException";
 /** 429: throttled, or the client's buffer is full; worth another try later. */

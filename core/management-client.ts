@@ -2,21 +2,52 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DEFAULT_BROADCAST_CONCURRENCY } from "./broadcast.js";
+import { ManagementApiConnections } from "./connections-api.js";
 import { LOCAL_ENDPOINT_SETTINGS } from "./local-endpoint.js";
+import { PostToConnection } from "./post-to-connection.js";
+
+export interface ManagementClientOptions {
+  /** The stage's management endpoint (`CALLBACK_URL`). */
+  endpoint: string;
+  /** Keep-alive sockets: the broadcast's concurrency (the SDK's default of 50 would cap it). @default 200 */
+  maxSockets?: number;
+}
 
 /**
- * The `@connections` client. Sockets are sized for the broadcast's concurrency (the SDK's default of 50 would cap
- * it), and the SDK does not retry: the broadcaster retries throttles itself, with backoff, per recipient.
+ * The `@connections` client. The SDK does not retry: the broadcaster retries throttles itself, with backoff, per
+ * recipient. Local endpoints get fixed credentials and region.
  */
-export function createManagementClient(options: {
-  endpoint: string;
-  maxSockets?: number;
-}): ApiGatewayManagementApiClient {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY };
+export function createManagementClient(
+  options: ManagementClientOptions,
+  agents = keepAliveAgents(options.maxSockets),
+): ApiGatewayManagementApiClient {
   return new ApiGatewayManagementApiClient({
     endpoint: options.endpoint,
     maxAttempts: 1,
-    requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
-    ...(options.endpoint.startsWith("http://") ? LOCAL_ENDPOINT_SETTINGS : {}),
+    requestHandler: { httpAgent: agents.http, httpsAgent: agents.https },
+    ...(isLocal(options.endpoint) ? LOCAL_ENDPOINT_SETTINGS : {}),
   });
 }
+
+/**
+ * The management API as the chat uses it: the SDK client, with `PostToConnection` (one call per recipient of every
+ * broadcast) sent by `PostToConnection` on the same sockets, credentials and region.
+ */
+export function createManagementConnections(options: ManagementClientOptions): ManagementApiConnections {
+  const agents = keepAliveAgents(options.maxSockets);
+  const client = createManagementClient(options, agents);
+  const poster = new PostToConnection({
+    endpoint: options.endpoint,
+    region: () => client.config.region(),
+    credentials: () => client.config.credentials(),
+    agent: isLocal(options.endpoint) ? agents.http : agents.https,
+  });
+  return new ManagementApiConnections(client, poster);
+}
+
+function keepAliveAgents(maxSockets = DEFAULT_BROADCAST_CONCURRENCY) {
+  const agentOptions = { keepAlive: true, maxSockets };
+  return { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+}
+
+const isLocal = (endpoint: string) => endpoint.startsWith("http://");

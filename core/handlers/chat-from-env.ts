@@ -1,18 +1,17 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ChatService } from "../chat-service.js";
 import type { Clock } from "../clock.js";
-import { ManagementApiConnections } from "../connections-api.js";
 import { type Env, EnvVar, numberEnv, requireEnv } from "../env.js";
 import { DEFAULT_FANOUT_BATCH_SIZE } from "../fanout.js";
 import { type FanoutQueue, SqsFanoutQueue } from "../fanout-queue.js";
 import type { Logger } from "../logger.js";
-import { createManagementClient } from "../management-client.js";
+import { createManagementConnections } from "../management-client.js";
 import { Limits } from "../protocol.js";
 import type { TokenVerifier } from "../token-verifier.js";
 import { roomsFromEnv, storeFromEnv } from "./env-deps.js";
 
 export const managementFromEnv = (env: Env) =>
-  new ManagementApiConnections(createManagementClient({ endpoint: requireEnv(env, EnvVar.CallbackUrl) }));
+  createManagementConnections({ endpoint: requireEnv(env, EnvVar.CallbackUrl) });
 
 /** The chat service wired from the environment; `verifier` only where `refresh` is served. */
 export function chatServiceFromEnv(

@@ -63,8 +63,8 @@ describe("bench harness", () => {
       expect(rows.some((row) => row.section === section && row.variant === "product")).toBe(true);
     expect(rows.filter((row) => row.section === "fanout").map((row) => row.variant)).toEqual([
       "product",
+      "sdk-client",
       "aws-sample",
-      "signed-http",
       "bare-http",
       "sequential",
     ]);

@@ -1,10 +1,4 @@
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  GoneException,
-  LimitExceededException,
-  PostToConnectionCommand,
-} from "@aws-sdk/client-apigatewaymanagementapi";
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DeleteCommand,
@@ -23,6 +17,7 @@ import { ManagementApiConnections } from "../../core/connections-api.js";
 import { RejectionReason, TokenRejectedError } from "../../core/errors.js";
 import { createMessageHandler } from "../../core/handlers/message.js";
 import { Logger } from "../../core/logger.js";
+import { ManagementApiError } from "../../core/post-to-connection.js";
 import type { ServerFrame } from "../../core/protocol.js";
 import { RoomStore } from "../../core/room-store.js";
 import { captureLogs, webSocketEvent } from "./handler-events.js";
@@ -43,16 +38,35 @@ const senderRecord: ConnectionRecord = {
 const dynamo = mockClient(DynamoDBDocumentClient);
 const management = mockClient(ApiGatewayManagementApiClient);
 
-const gone = () => new GoneException({ message: "gone", $metadata: {} });
-const throttled = () => new LimitExceededException({ message: "slow down", $metadata: {} });
+const gone = (id: string) => new ManagementApiError("GoneException", id, 410, "gone");
+const throttled = (id: string) => new ManagementApiError("LimitExceededException", id, 429, "slow down");
+
+/**
+ * Stands in for `PostToConnection` (tested against a real HTTP server on its own): records every post and answers
+ * a connection's posts with the outcomes queued for it in turn (an error, or `"ok"`), the last one for good.
+ */
+class RecordingPoster {
+  readonly posts: { connectionId: string; data: string }[] = [];
+  private readonly outcomes = new Map<string, (Error | "ok")[]>();
+
+  async post(connectionId: string, data: string): Promise<void> {
+    this.posts.push({ connectionId, data });
+    const queued = this.outcomes.get(connectionId) ?? [];
+    const outcome = queued.length > 1 ? queued.shift() : queued[0];
+    if (outcome instanceof Error) throw outcome;
+  }
+
+  answer(connectionId: string, ...outcomes: (Error | "ok")[]): void {
+    this.outcomes.set(connectionId, outcomes);
+  }
+}
+let poster = new RecordingPoster();
 
 /** What each connection received, decoded. */
 function received(): Map<string, ServerFrame[]> {
   const byConnection = new Map<string, ServerFrame[]>();
-  for (const call of management.commandCalls(PostToConnectionCommand)) {
-    const { ConnectionId, Data } = call.args[0].input;
-    const frame = JSON.parse(new TextDecoder().decode(Data as Uint8Array)) as ServerFrame;
-    byConnection.set(ConnectionId as string, [...(byConnection.get(ConnectionId as string) ?? []), frame]);
+  for (const { connectionId, data } of poster.posts) {
+    byConnection.set(connectionId, [...(byConnection.get(connectionId) ?? []), JSON.parse(data) as ServerFrame]);
   }
   return byConnection;
 }
@@ -68,7 +82,7 @@ const verifier = {
 function setup(options: { burst?: number } = {}) {
   const logs = captureLogs();
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
-  const api = new ManagementApiConnections(new ApiGatewayManagementApiClient({ region: "eu-west-1" }));
+  const api = new ManagementApiConnections(new ApiGatewayManagementApiClient({ region: "eu-west-1" }), poster);
   const logger = new Logger({ sink: logs.sink });
   const chat = new ChatService({
     connections: new ConnectionStore(doc, "connections", () => now),
@@ -93,7 +107,7 @@ describe("message handler", () => {
   beforeEach(() => {
     dynamo.reset();
     management.reset();
-    management.on(PostToConnectionCommand).resolves({});
+    poster = new RecordingPoster();
     management.on(DeleteConnectionCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
     dynamo.on(UpdateCommand).resolves({ Attributes: { last: 7 } });
@@ -133,7 +147,7 @@ describe("message handler", () => {
 
   it("removes a gone connection and still delivers to the rest", async () => {
     dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-gone=", "conn-C=") });
-    management.on(PostToConnectionCommand, { ConnectionId: "conn-gone=" }).rejects(gone());
+    poster.answer("conn-gone=", gone("conn-gone="));
     const { handler, logs } = setup();
     await handler(send("hi"));
     // Its lobby membership and its record (no record is mocked, so it is older than the $connect grace).
@@ -148,16 +162,10 @@ describe("message handler", () => {
 
   it("retries a throttled connection until it succeeds", async () => {
     dynamo.on(QueryCommand).resolves({ Items: page("conn-A=", "conn-slow=") });
-    management
-      .on(PostToConnectionCommand, { ConnectionId: "conn-slow=" })
-      .rejectsOnce(throttled())
-      .rejectsOnce(throttled())
-      .resolves({});
+    poster.answer("conn-slow=", throttled("conn-slow="), throttled("conn-slow="), "ok");
     const { handler, logs } = setup();
     await handler(send("hi"));
-    const attempts = management
-      .commandCalls(PostToConnectionCommand)
-      .filter((c) => c.args[0].input.ConnectionId === "conn-slow=");
+    const attempts = poster.posts.filter((post) => post.connectionId === "conn-slow=");
     expect(attempts).toHaveLength(3);
     expect(logs.all()).toContain('"delivered":2');
     expect(logs.all()).toContain('"failed":0');
@@ -166,7 +174,7 @@ describe("message handler", () => {
   it("counts a connection that keeps failing and delivers to all the others", async () => {
     const many = Array.from({ length: 25 }, (_, i) => `conn-${i}=`);
     dynamo.on(QueryCommand).resolves({ Items: page(...many) });
-    management.on(PostToConnectionCommand, { ConnectionId: "conn-7=" }).rejects(new Error("socket hang up"));
+    poster.answer("conn-7=", new ManagementApiError("NetworkError", "conn-7=", undefined, "socket hang up"));
     const { handler, logs } = setup();
     expect((await handler(send("hi"))).statusCode).toBe(200);
     expect(received().size).toBe(25); // conn-7 was tried too
