@@ -1,6 +1,7 @@
 import { ConfigurationError } from "../core/errors.js";
 import { DEFAULT_FANOUT_BATCH_SIZE } from "../core/fanout.js";
 import { Limits, TokenTransport } from "../core/protocol.js";
+import { DEFAULT_MAX_WORKERS } from "./fanout-workers.js";
 
 /** CDK context keys the app reads (`cdk synth -c key=value`, or `context` in cdk.json). */
 export const ContextKey = {
@@ -34,6 +35,8 @@ export const ContextKey = {
   MessagesPerSecond: "messagesPerSecond",
   /** Recipients per fan-out batch: the message handler sends the first batch, workers the rest. */
   FanoutBatchSize: "fanoutBatchSize",
+  /** Fan-out workers sending at once. */
+  FanoutMaxWorkers: "fanoutMaxWorkers",
   /** Days a message is kept in its room's history before DynamoDB's TTL removes it. */
   HistoryDays: "historyDays",
   /** WebSocket API stage name. */
@@ -82,6 +85,8 @@ export interface ChatConfig {
   /** The per-connection token bucket. */
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly fanoutBatchSize: number;
+  /** Fan-out workers sending at once, 2 to 1,000. */
+  readonly fanoutMaxWorkers: number;
   /** Days a message is kept (the rooms table's TTL). */
   readonly historyDays: number;
   /** @default - the construct's default, `prod` */
@@ -107,6 +112,7 @@ export function resolveChatConfig(get: ContextGetter): ChatConfig {
       perSecond: positiveNumber(get, ContextKey.MessagesPerSecond, Limits.defaultMessagesPerSecond),
     },
     fanoutBatchSize: positiveInteger(get, ContextKey.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE, MAX_FANOUT_BATCH_SIZE),
+    fanoutMaxWorkers: positiveInteger(get, ContextKey.FanoutMaxWorkers, DEFAULT_MAX_WORKERS, 1000, 2),
     historyDays: positiveInteger(get, ContextKey.HistoryDays, Limits.defaultHistoryDays),
     stageName: optionalString(get, ContextKey.StageName),
     apiGatewayCloudWatchRole: optionalBoolean(get, ContextKey.ApiGatewayCloudWatchRole) ?? true,
@@ -218,10 +224,17 @@ function positiveNumber(get: ContextGetter, key: string, fallback: number): numb
   return value;
 }
 
-function positiveInteger(get: ContextGetter, key: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const rule = max === Number.MAX_SAFE_INTEGER ? "a whole number, 1 or more" : `a whole number from 1 to ${max}`;
+function positiveInteger(
+  get: ContextGetter,
+  key: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+  min = 1,
+): number {
+  const rule =
+    max === Number.MAX_SAFE_INTEGER ? `a whole number, ${min} or more` : `a whole number from ${min} to ${max}`;
   const value = optionalNumber(get, key, fallback, rule);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
+  if (!Number.isInteger(value) || value < min || value > max) {
     fail(key, `must be ${rule}, got ${value}`, `cdk deploy -c ${key}=${fallback}`);
   }
   return value;

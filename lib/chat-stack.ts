@@ -135,7 +135,10 @@ export class ChatStack extends Stack {
       stageName: config.stageName,
       apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
     });
-    this.fanout = new FanoutWorkers(this, "Fanout", { environment: { ...tables, ...fanoutSettings } });
+    this.fanout = new FanoutWorkers(this, "Fanout", {
+      environment: { ...tables, ...fanoutSettings },
+      maxConcurrency: config.fanoutMaxWorkers,
+    });
 
     // The authorizer touches no table. $connect stores the connection and puts it in the lobby.
     this.connections.grantPutConnection(connect.function);

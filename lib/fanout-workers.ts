@@ -6,6 +6,9 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ChatFunction } from "./chat-function.js";
 
+/** Workers sending at once unless the stack says otherwise; see `FanoutWorkersProps.maxConcurrency`. */
+export const DEFAULT_MAX_WORKERS = 8;
+
 /** Receives of a batch before it goes to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 3;
 
@@ -32,6 +35,16 @@ export interface FanoutWorkersProps {
    * @default 1
    */
   readonly batchSize?: number;
+
+  /**
+   * Workers sending at once (the event source's maximum concurrency, 2 to 1,000). Every `@connections` call counts
+   * against the account's API Gateway throttle (10,000 requests/s per Region, shared with every client's messages
+   * and connects). A 512 MB worker sends several hundred a second (docs/PERFORMANCE.md), so the default leaves most
+   * of the throttle to the clients. Raise it with the account's quota.
+   *
+   * @default 8
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**
@@ -50,6 +63,10 @@ export class FanoutWorkers extends Construct {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
       throw new Error(`batchSize must be a whole number from 1 to 10, got ${batchSize}`);
     }
+    const maxConcurrency = props.maxConcurrency ?? DEFAULT_MAX_WORKERS;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+      throw new Error(`maxConcurrency must be a whole number from 2 to 1000, got ${maxConcurrency}`);
+    }
     const timeout = props.timeout ?? Duration.seconds(60);
 
     this.worker = new ChatFunction(this, "Worker", {
@@ -66,7 +83,9 @@ export class FanoutWorkers extends Construct {
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
-    this.worker.function.addEventSource(new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
+    this.worker.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize, maxConcurrency, reportBatchItemFailures: true }),
+    );
   }
 
   /**

@@ -44,6 +44,7 @@ describe("resolveChatConfig: where tokens come from", () => {
       tokenTransport: "query",
       rateLimit: { burst: Limits.defaultMessageBurst, perSecond: Limits.defaultMessagesPerSecond },
       fanoutBatchSize: 1000,
+      fanoutMaxWorkers: 8,
       historyDays: Limits.defaultHistoryDays,
       stageName: undefined,
       apiGatewayCloudWatchRole: true,
@@ -171,6 +172,19 @@ describe("resolveChatConfig: other settings", () => {
       expect(message).toContain("a whole number from 1 to 3000");
     }
     expect(resolve({ ...VALID_CONTEXT, fanoutBatchSize: 3000 }).fanoutBatchSize).toBe(3000);
+  });
+
+  it("runs at most 8 fan-out workers at once unless fanoutMaxWorkers, 2 to 1000 as SQS allows, says otherwise", () => {
+    expect(resolve(VALID_CONTEXT).fanoutMaxWorkers).toBe(8);
+    expect(resolve({ ...VALID_CONTEXT, fanoutMaxWorkers: "40" }).fanoutMaxWorkers).toBe(40);
+    for (const fanoutMaxWorkers of ["1", "1001", "2.5", "many"]) {
+      const { message } = configError(
+        { ...VALID_CONTEXT, fanoutMaxWorkers },
+        "fanoutMaxWorkers",
+        "-c fanoutMaxWorkers=8",
+      );
+      expect(message).toContain("a whole number from 2 to 1000");
+    }
   });
 
   it("keeps history for 30 days unless historyDays, a whole number of days from 1, says otherwise", () => {

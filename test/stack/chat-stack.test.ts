@@ -93,6 +93,7 @@ beforeAll(() => {
       messageBurst: "20",
       messagesPerSecond: "0.5",
       fanoutBatchSize: "250",
+      fanoutMaxWorkers: "40",
       historyDays: "7",
       appName: "Team chat",
       stageName: "beta",
@@ -709,6 +710,11 @@ describe("ChatStack: fan-out workers", () => {
       EventSourceArn: { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] },
       BatchSize: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      // Workers × a few hundred sends/s each stays well under the account's 10,000 requests/s.
+      ScalingConfig: { MaximumConcurrency: 8 },
+    });
+    Template.fromStack(external).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 40 },
     });
   });
 });
