@@ -1,6 +1,7 @@
 import { JwtVerifier } from "aws-jwt-verify";
 import {
   FetchError,
+  JwksNotAvailableInCacheError,
   JwksValidationError,
   JwkValidationError,
   JwtExpiredError,
@@ -90,11 +91,25 @@ export class TokenVerifier {
     }
     let payload: JwtPayload;
     try {
-      payload = await this.verifier.verify(token);
+      payload = this.verifyCached(token) ?? (await this.verifier.verify(token));
     } catch (err) {
       throw toRejection(err);
     }
     return sessionClaims(payload);
+  }
+
+  /**
+   * The same checks as `verify`, synchronously, when the token's kid is in the cached JWKS: the async path costs a
+   * chain of promises per token. `undefined` when the JWK is not cached, so that the async path fetches the JWKS
+   * (cold start, key rotation) or refuses the kid under its own back-off and our cool-down.
+   */
+  private verifyCached(token: string): JwtPayload | undefined {
+    try {
+      return this.verifier.verifySync(token);
+    } catch (err) {
+      if (err instanceof JwksNotAvailableInCacheError || err instanceof KidNotFoundInJwksError) return undefined;
+      throw err;
+    }
   }
 }
 

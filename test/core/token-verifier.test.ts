@@ -1,5 +1,6 @@
-import { createHmac } from "node:crypto";
-import { beforeEach, describe, expect, it } from "vitest";
+import { createHmac, createSign } from "node:crypto";
+import { JwtVerifier } from "aws-jwt-verify";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RejectionReason, TokenRejectedError } from "../../core/errors.js";
 import { TokenVerifier } from "../../core/token-verifier.js";
 import { b64url, jwksOf, sessionPayload, TestSigningKey } from "./supertokens-keys.js";
@@ -33,12 +34,17 @@ async function rejection(verifier: TokenVerifier, token: string | undefined): Pr
   return (err as TokenRejectedError).reason;
 }
 
-describe("TokenVerifier", () => {
+// Every token check runs with the JWKS still to fetch (the async path) and already cached (the synchronous path).
+describe.each([
+  ["a cold JWKS cache", false],
+  ["a warm JWKS cache", true],
+])("TokenVerifier, with %s", (_state, warm) => {
   let fetcher: ReturnType<typeof fakeFetcher>;
   let verifier: TokenVerifier;
-  beforeEach(() => {
+  beforeEach(async () => {
     fetcher = fakeFetcher(() => jwksOf(key));
     verifier = new TokenVerifier({ issuer, jwksUri, fetcher });
+    if (warm) await verifier.verify(key.sign(sessionPayload(issuer)));
   });
 
   it("accepts a SuperTokens session token and returns its claims", async () => {
@@ -117,6 +123,15 @@ describe("TokenVerifier", () => {
     expect([RejectionReason.Malformed, RejectionReason.BadAlgorithm]).toContain(await rejection(verifier, token));
   });
 
+  it("refuses RS512 under a JWK that names no alg", async () => {
+    const { alg: _alg, ...jwk } = key.jwk();
+    const lenient = new TokenVerifier({ issuer, jwksUri, fetcher: fakeFetcher(() => ({ keys: [jwk] })) });
+    if (warm) await lenient.verify(key.sign(sessionPayload(issuer)));
+    const input = `${b64url(JSON.stringify({ alg: "RS512", typ: "JWT", kid: key.kid }))}.${b64url(JSON.stringify(sessionPayload(issuer)))}`;
+    const token = `${input}.${createSign("RSA-SHA512").update(input).sign(key.privateKey).toString("base64url")}`;
+    expect(await rejection(lenient, token)).toBe(RejectionReason.BadAlgorithm);
+  });
+
   it("refuses a non-session token (stt: 1)", async () => {
     const token = key.sign({ ...sessionPayload(issuer), stt: 1 });
     expect(await rejection(verifier, token)).toBe(RejectionReason.NotASessionToken);
@@ -143,7 +158,9 @@ describe("TokenVerifier", () => {
     const token = key.sign({ ...sessionPayload(issuer), nbf: Math.floor(Date.now() / 1000) + 600 });
     expect(await rejection(verifier, token)).toBe(RejectionReason.NotYetValid);
   });
+});
 
+describe("TokenVerifier's JWKS fetching", () => {
   it("fails closed when the JWKS cannot be fetched or is garbage", async () => {
     const down = new TokenVerifier({ issuer, jwksUri, fetcher: fakeFetcher(() => new Error("ECONNREFUSED")) });
     expect(await rejection(down, key.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
@@ -175,5 +192,63 @@ describe("TokenVerifier", () => {
     now += 5000;
     await expect(guarded.verify(key.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
     expect(flaky.calls).toBe(2);
+  });
+});
+
+describe("TokenVerifier with the signing key cached", () => {
+  let fetcher: ReturnType<typeof fakeFetcher>;
+  let verifier: TokenVerifier;
+  let jwks: ReturnType<typeof jwksOf> | Error;
+  let asyncVerify: ReturnType<typeof vi.spyOn>;
+  beforeEach(async () => {
+    jwks = jwksOf(key);
+    fetcher = fakeFetcher(() => jwks);
+    verifier = new TokenVerifier({ issuer, jwksUri, fetcher });
+    await verifier.verify(key.sign(sessionPayload(issuer)));
+    asyncVerify = vi.spyOn(JwtVerifier.prototype, "verify");
+  });
+  afterEach(() => {
+    asyncVerify.mockRestore();
+  });
+
+  it("verifies a token of a cached kid synchronously, without the async JWKS path", async () => {
+    await expect(verifier.verify(key.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
+    expect(asyncVerify).not.toHaveBeenCalled();
+    expect(fetcher.calls).toBe(1);
+  });
+
+  it("refuses a bad token of a cached kid without the async JWKS path", async () => {
+    const impostor = new TestSigningKey(key.kid);
+    expect(await rejection(verifier, impostor.sign(sessionPayload(issuer)))).toBe(RejectionReason.BadSignature);
+    expect(asyncVerify).not.toHaveBeenCalled();
+    expect(fetcher.calls).toBe(1);
+  });
+
+  it("refetches once for an unknown kid, refuses it, and holds back further refetches", async () => {
+    for (let i = 0; i < 5; i++) {
+      expect(await rejection(verifier, otherKey.sign(sessionPayload(issuer)))).toBe(RejectionReason.UnknownKey);
+    }
+    expect(asyncVerify).toHaveBeenCalledTimes(5);
+    expect(fetcher.calls).toBe(2);
+    await expect(verifier.verify(key.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
+    expect(fetcher.calls).toBe(2);
+  });
+
+  it("picks up a rotated key by refetching the JWKS, then verifies it from the cache", async () => {
+    jwks = jwksOf(key, otherKey);
+    await expect(verifier.verify(otherKey.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
+    expect(fetcher.calls).toBe(2);
+    await expect(verifier.verify(otherKey.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
+    expect(asyncVerify).toHaveBeenCalledTimes(1);
+    expect(fetcher.calls).toBe(2);
+  });
+
+  it("keeps the cool-down for a new kid while the JWKS is down, and the cached kid working", async () => {
+    jwks = new Error("ECONNREFUSED");
+    for (let i = 0; i < 5; i++) {
+      expect(await rejection(verifier, otherKey.sign(sessionPayload(issuer)))).toBe(RejectionReason.JwksUnavailable);
+    }
+    expect(fetcher.calls).toBe(2);
+    await expect(verifier.verify(key.sign(sessionPayload(issuer)))).resolves.toMatchObject({ userId: "user-1" });
   });
 });
