@@ -4,7 +4,7 @@ import { type Clock, toEpochSeconds } from "./clock.js";
 import type { ConnectionStore } from "./connection-store.js";
 import type { ConnectionRecord } from "./connection-table.js";
 import { type ConnectionsApi, sendFrame } from "./connections-api.js";
-import { InvalidRequestError, TokenRejectedError } from "./errors.js";
+import { InvalidRequestError, RejectionReason, TokenRejectedError } from "./errors.js";
 import { Fanout, type FanoutOptions, type FanoutResult } from "./fanout.js";
 import type { FanoutQueue } from "./fanout-queue.js";
 import { chunkHistory } from "./history-frames.js";
@@ -213,6 +213,13 @@ export class ChatService {
     } catch (err) {
       if (!(err instanceof TokenRejectedError)) throw err;
       log.warn("refresh refused", { reason: err.reason });
+      // Not the token's fault: the session stands until it expires, and the client should try again soon.
+      if (err.reason === RejectionReason.JwksUnavailable) {
+        throw new InvalidRequestError(
+          ErrorCode.AuthUnavailable,
+          "Your session could not be renewed just now; it stays as it was. Try again shortly.",
+        );
+      }
       throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token is not valid.");
     }
     if (!(await connections.renew(connection.connectionId, connection.userId, expiresAt))) {

@@ -97,6 +97,8 @@ export const ErrorCode = {
   Unauthenticated: "unauthenticated",
   SessionExpired: "session_expired",
   InvalidToken: "invalid_token",
+  /** The keys that sign tokens cannot be fetched just now: a `refresh` could not be checked, try again later. */
+  AuthUnavailable: "auth_unavailable",
   RateLimited: "rate_limited",
   InvalidRoom: "invalid_room",
   NotAMember: "not_a_member",

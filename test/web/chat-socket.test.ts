@@ -356,6 +356,29 @@ describe("ChatSocket", () => {
     expect(chat.state.status).toBe("live");
   });
 
+  it("keeps the socket and renews again 10 s later when the server cannot check the renewal just now", async () => {
+    const { chat, sockets, last, getToken } = setup();
+    getToken.mockImplementation(async () => tokenFor(1, 600));
+    chat.start();
+    await settle();
+    last().open();
+    await vi.advanceTimersByTimeAsync(540_000);
+    expect(last().sent).toHaveLength(1);
+
+    last().receive({ type: "error", code: "auth_unavailable", message: "Try again shortly." });
+    expect(last().closedWith).toBeUndefined();
+    expect(chat.state.status).toBe("live");
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(last().sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(last().sent).toEqual([
+      { action: "refresh", token: expect.any(String) },
+      { action: "refresh", token: expect.any(String) },
+    ]);
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+    expect(sockets).toHaveLength(1);
+  });
+
   it("does not renew in a tight loop when tokens live shorter than the margin", async () => {
     const { chat, last, getToken } = setup();
     getToken.mockImplementation(async () => tokenFor(1, 30));

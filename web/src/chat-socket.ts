@@ -87,6 +87,8 @@ const OPEN = 1;
 const AUTH_CLOSE_CODES = new Set([1008, 4401, 4403]);
 /** Error frames after which only a new connection with a re-checked session helps. */
 const SESSION_ERRORS = new Set<string>([ErrorCode.Unauthenticated, ErrorCode.SessionExpired, ErrorCode.InvalidToken]);
+/** A renewal that could not be done (auth API or the server's JWKS out of reach) is tried again after this long. */
+const RENEW_RETRY_MS = 10_000;
 /** Refusals in a row between two session re-checks. */
 const RECHECK_SESSION_EVERY = 4;
 /** setTimeout treats delays past 2^31-1 ms (~24.8 days) as 0. */
@@ -227,6 +229,12 @@ export class ChatSocket {
         this.scheduleRenewal(socket);
       }
       for (const listener of this.frameListeners) listener(frame);
+      if (frame.type === "error" && frame.code === ErrorCode.AuthUnavailable) {
+        // The server could not check our renewal (its signing keys are out of reach); the session stands until it
+        // expires, so keep the socket and renew again shortly. A reconnect now would be refused for the same reason.
+        this.renewLater(socket);
+        return;
+      }
       if (frame.type === "error" && SESSION_ERRORS.has(frame.code)) {
         // The server no longer accepts this connection's session (or our renewal of it). A new socket, opened with
         // a re-checked session, is the way back; the server may close this one itself, closing first is harmless.
@@ -274,13 +282,18 @@ export class ChatSocket {
     this.renewalTimer = this.later(delay, () => void this.renew(socket));
   }
 
+  private renewLater(socket: SocketLike): void {
+    if (this.renewalTimer !== undefined) this.cancel(this.renewalTimer);
+    this.renewalTimer = this.later(RENEW_RETRY_MS, () => void this.renew(socket));
+  }
+
   private async renew(socket: SocketLike): Promise<void> {
     let token: string | undefined;
     try {
       token = await this.options.getToken({ forceRefresh: true });
     } catch {
       // Auth API unreachable: try again shortly; if the session runs out first, the server ends it and we reconnect.
-      if (this.socket === socket) this.renewalTimer = this.later(10_000, () => void this.renew(socket));
+      if (this.socket === socket) this.renewLater(socket);
       return;
     }
     if (this.socket !== socket) return;

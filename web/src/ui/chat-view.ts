@@ -227,6 +227,7 @@ function errorText(code: string, message: string): string {
     case ErrorCode.Unauthenticated:
       return "Your session needed renewing, so the chat is reconnecting. If your last message is missing, send it again.";
     case ErrorCode.InvalidToken:
+    case ErrorCode.AuthUnavailable:
       return "";
     default:
       return message;
