@@ -1,4 +1,5 @@
 import type { TokenTransport } from "./protocol.js";
+import type { RateLimit } from "./rate-limiter.js";
 
 /**
  * `config.json`, next to the page: how the page finds the socket and the sign-in. The stack writes it at deploy
@@ -27,4 +28,6 @@ export interface SiteConfig {
   auth: SiteAuthConfig;
   /** Shown in the page's title and header. */
   appName: string;
+  /** The server's per-connection token bucket: the page paces its background requests (rejoins, history) by it. */
+  rateLimit: RateLimit;
 }

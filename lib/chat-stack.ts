@@ -172,6 +172,7 @@ export class ChatStack extends Stack {
         apiBasePath: auth.kind === "supertokens" ? ChatAuthApi.BASE_PATH : new URL(auth.issuer).pathname,
       },
       appName: config.appName,
+      rateLimit: config.rateLimit,
     });
 
     new CfnOutput(this, "SiteUrl", { description: "Open this in a browser", value: this.site.url });

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Env, EnvVar } from "../core/env.js";
+import { rateLimitFromEnv } from "../core/handlers/chat-from-env.js";
 import type { LogLevel, LogSink } from "../core/logger.js";
 import { Limits, ROUTE_SELECTION_EXPRESSION, TOKEN_IDENTITY_SOURCES, TokenTransport } from "../core/protocol.js";
 import type { SiteConfig } from "../core/site-config.js";
@@ -308,6 +309,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tokenTransport,
       auth: auth.webConfig,
       appName,
+      rateLimit: rateLimitFromEnv(env),
     };
     servePage = createPageHandler({
       webRoot: options.webRoot,

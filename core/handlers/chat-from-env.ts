@@ -7,8 +7,15 @@ import { type FanoutQueue, SqsFanoutQueue } from "../fanout-queue.js";
 import type { Logger } from "../logger.js";
 import { createManagementConnections } from "../management-client.js";
 import { Limits } from "../protocol.js";
+import type { RateLimit } from "../rate-limiter.js";
 import type { TokenVerifier } from "../token-verifier.js";
 import { roomsFromEnv, storeFromEnv } from "./env-deps.js";
+
+/** The per-connection token bucket from `MESSAGE_BURST` and `MESSAGES_PER_SECOND`, or the protocol's defaults. */
+export const rateLimitFromEnv = (env: Env): RateLimit => ({
+  burst: numberEnv(env, EnvVar.MessageBurst, Limits.defaultMessageBurst),
+  perSecond: numberEnv(env, EnvVar.MessagesPerSecond, Limits.defaultMessagesPerSecond),
+});
 
 export const managementFromEnv = (env: Env) =>
   createManagementConnections({ endpoint: requireEnv(env, EnvVar.CallbackUrl) });
@@ -26,10 +33,7 @@ export function chatServiceFromEnv(
     clock: options.clock,
     logger: options.logger,
     verifier: options.verifier,
-    rateLimit: {
-      burst: numberEnv(env, EnvVar.MessageBurst, Limits.defaultMessageBurst),
-      perSecond: numberEnv(env, EnvVar.MessagesPerSecond, Limits.defaultMessagesPerSecond),
-    },
+    rateLimit: rateLimitFromEnv(env),
     historyDays: numberEnv(env, EnvVar.HistoryDays, Limits.defaultHistoryDays),
     fanoutQueue: options.fanoutQueue ?? (queueUrl ? new SqsFanoutQueue(new SQSClient({}), queueUrl) : undefined),
     fanout: { batchSize: numberEnv(env, EnvVar.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE) },

@@ -26,6 +26,7 @@ describe("page server with the development issuer", () => {
       tokenTransport: "query",
       auth: { mode: "development", apiDomain: new URL(sandbox.urls.page).origin, apiBasePath: "/auth" },
       appName: "Chat",
+      rateLimit: { burst: 10, perSecond: 2 },
     };
     expect(await response.json()).toEqual(expected);
     expect(sandbox.urls.webSocket).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/prod$/);

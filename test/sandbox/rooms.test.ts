@@ -59,6 +59,12 @@ describe("rooms, history and presence through the sandbox", () => {
   });
   afterAll(() => sandbox.close());
 
+  it("tells the page the rate limit the handlers enforce, so that it paces its rejoins by it", async () => {
+    expect(await (await fetch(sandbox.urls.config)).json()).toMatchObject({
+      rateLimit: { burst: 1000, perSecond: 1000 },
+    });
+  });
+
   it("delivers a room's messages to its members only, and stops when a member leaves", async () => {
     const [carol, dave, erin] = [
       await connectAs(sandbox, "carol"),

@@ -40,6 +40,7 @@ describe("the sandbox with a SuperTokens core", () => {
       tokenTransport: "query",
       auth: { mode: "supertokens", apiDomain: origin, apiBasePath: "/auth" },
       appName: "Chat",
+      rateLimit: { burst: 10, perSecond: 2 },
     };
     expect(await (await fetch(sandbox.urls.config)).json()).toEqual(expected);
   });

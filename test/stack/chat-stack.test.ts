@@ -654,18 +654,20 @@ describe("ChatStack: web hosting", () => {
     expect(pageId).toBeDefined();
   });
 
-  it("writes config.json with the WebSocket URL, the token transport and the same-origin SuperTokens backend", () => {
+  it("writes config.json with the WebSocket URL, the token transport, the SuperTokens backend and the rate limit", () => {
     expect(deployedConfig(full, template)).toEqual({
       webSocketUrl: "wss://<WebSocketApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>/prod",
       tokenTransport: "query",
       auth: { mode: "supertokens", apiDomain: "https://<SiteDistribution.DomainName>", apiBasePath: "/auth" },
       appName: "Chat",
+      rateLimit: { burst: 10, perSecond: 2 },
     });
     expect(deployedConfig(external, externalTemplate)).toMatchObject({
       webSocketUrl: "wss://<WebSocketApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>/beta",
       tokenTransport: "subprotocol",
       auth: { mode: "supertokens", apiDomain: "https://api.example.com", apiBasePath: "/auth" },
       appName: "Team chat",
+      rateLimit: { burst: 20, perSecond: 0.5 },
     });
   });
 

@@ -238,6 +238,7 @@ describe("ChatSite", () => {
     tokenTransport: "query",
     auth: { mode: "supertokens", apiDomain: "https://api.example.com", apiBasePath: "/auth" },
     appName: "Chat",
+    rateLimit: { burst: 10, perSecond: 2 },
   };
 
   it("serves only the page without an auth API", () => {

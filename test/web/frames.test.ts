@@ -127,12 +127,19 @@ describe("parseConfig", () => {
     webSocketUrl: "ws://127.0.0.1:3001/prod",
     auth: { mode: "development", apiDomain: "http://127.0.0.1:3000", apiBasePath: "/auth" },
     appName: "Chat",
+    rateLimit: { burst: 20, perSecond: 0.5 },
   };
 
   it("accepts the documented shape", () => {
     expect(parseConfig(valid)).toEqual({ ...valid, tokenTransport: "query" });
     expect(parseConfig({ ...valid, tokenTransport: "subprotocol" }).tokenTransport).toBe("subprotocol");
     expect(parseConfig({ ...valid, appName: undefined }).appName).toBe("Chat");
+  });
+
+  it("paces by the protocol's default rate limit when the config has none or a nonsensical one", () => {
+    for (const rateLimit of [undefined, { burst: 0, perSecond: "fast" }]) {
+      expect(parseConfig({ ...valid, rateLimit }).rateLimit).toEqual({ burst: 10, perSecond: 2 });
+    }
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { TokenTransport } from "../../core/protocol.js";
+import { Limits, TokenTransport } from "../../core/protocol.js";
 import type { SiteConfig } from "../../core/site-config.js";
 
 /**
@@ -42,5 +42,12 @@ export function parseConfig(value: unknown): AppConfig {
     tokenTransport: transport,
     auth: { mode: auth.mode, apiDomain: auth.apiDomain, apiBasePath: auth.apiBasePath },
     appName: typeof config.appName === "string" && config.appName !== "" ? config.appName : "Chat",
+    // Pacing only: a config without it (an older deployment) gets the protocol's defaults.
+    rateLimit: {
+      burst: positive(config.rateLimit?.burst) ?? Limits.defaultMessageBurst,
+      perSecond: positive(config.rateLimit?.perSecond) ?? Limits.defaultMessagesPerSecond,
+    },
   };
 }
+
+const positive = (value: unknown) => (typeof value === "number" && value > 0 ? value : undefined);

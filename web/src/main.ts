@@ -81,6 +81,7 @@ class App {
       ownUserId: user.userId,
       send: (frame) => socket.send(frame),
       storage: browserStorage(),
+      queue: this.config.rateLimit,
     });
     const view = new ChatView(rooms, user.userId);
     const offState = socket.onState((state) => {
