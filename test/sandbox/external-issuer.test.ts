@@ -26,6 +26,7 @@ describe("external issuer", () => {
       tokenTransport: "query",
       auth: { mode: "supertokens", apiDomain: "https://auth.example.test", apiBasePath: "/api/auth" },
       appName: "Chat",
+      rateLimit: { burst: 10, perSecond: 2 },
     });
     expect(sandbox.devIssuer).toBeUndefined();
     expect(sandbox.env).toMatchObject({ JWKS_URI: issuer.jwksUri, ISSUER: issuer.issuer });
