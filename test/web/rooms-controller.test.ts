@@ -154,6 +154,56 @@ describe("joining", () => {
   });
 });
 
+describe("unread across visits", () => {
+  it("counts what others said since the last visit as unread, and what was read as read", () => {
+    const storage = new MemoryStorage();
+    const first = setup({ storage });
+    first.answerJoin("lobby", [msg("lobby", 1)]);
+    first.rooms.joinByName("design");
+    first.answerJoin("design", [msg("design", 1), msg("design", 2)]); // seen: design is on screen
+    first.rooms.select("lobby");
+    first.frame(msg("design", 3)); // arrives while the lobby is on screen: unread
+    first.frame(msg("lobby", 2)); // on screen: read
+    expect(first.rooms.room("design")?.unread).toBe(1);
+
+    // The next visit: each room's first history now includes what came after.
+    const me: ChatUser = { userId: ME, name: "Me" };
+    const second = setup({ storage });
+    second.answerJoin("lobby", [msg("lobby", 1), msg("lobby", 2), msg("lobby", 3)]);
+    second.answerJoin("design", [
+      msg("design", 1),
+      msg("design", 2),
+      msg("design", 3),
+      msg("design", 4, me),
+      msg("design", 5),
+    ]);
+    expect(second.rooms.selected).toBe("lobby");
+    expect(second.rooms.room("lobby")?.unread).toBe(0); // on screen
+    expect(second.rooms.room("design")?.unread).toBe(2); // 3 and 5; 4 is my own
+    second.rooms.select("design");
+    expect(second.rooms.room("design")?.unread).toBe(0);
+
+    // Read stays read on the visit after.
+    const third = setup({ storage });
+    third.answerJoin("design", [msg("design", 4, me), msg("design", 5)]);
+    expect(third.rooms.room("design")?.unread).toBe(0);
+  });
+
+  it("starts a room never seen, and one whose stored mark is not a message id, at no unread", () => {
+    const storage = new MemoryStorage();
+    storage.setItem(
+      "chat.rooms.u-me",
+      JSON.stringify({ rooms: ["lobby", "ops", "qa"], selected: "lobby", readUpTo: { ops: "12", nope: id(1) } }),
+    );
+    const { rooms, answerJoin } = setup({ storage });
+    answerJoin("lobby", []);
+    answerJoin("ops", [msg("ops", 1), msg("ops", 2)]);
+    answerJoin("qa", [msg("qa", 1)]);
+    expect(rooms.room("ops")?.unread).toBe(0);
+    expect(rooms.room("qa")?.unread).toBe(0);
+  });
+});
+
 describe("reconnecting", () => {
   it("rejoins every room, the one on screen first, each with the last id it has, and merges without duplicates", () => {
     const { rooms, answerJoin, takeSent, drop, goLive, frame, ids } = setup();

@@ -29,6 +29,11 @@ export interface RoomState {
   readonly hasMoreOlder: boolean;
   /** Messages from others that arrived while the room was not selected. */
   readonly unread: number;
+  /**
+   * The newest message the person has had on screen, remembered across visits: messages after it that a first
+   * join loads count as unread. Undefined for a room never seen.
+   */
+  readonly readUpTo: string | undefined;
   /** Who is online here, by user id. */
   readonly online: ReadonlyMap<string, ChatUser>;
 }
@@ -42,8 +47,17 @@ export interface RoomState {
  */
 export type Arrival = "live" | "newer" | "initial" | "older";
 
-export function emptyRoom(name: string): RoomState {
-  return { name, messages: [], frontier: undefined, loaded: false, hasMoreOlder: false, unread: 0, online: new Map() };
+export function emptyRoom(name: string, readUpTo?: string): RoomState {
+  return {
+    name,
+    messages: [],
+    frontier: undefined,
+    loaded: false,
+    hasMoreOlder: false,
+    unread: 0,
+    readUpTo,
+    online: new Map(),
+  };
 }
 
 /** Ids are zero-padded to one width, so text order is number order. */
@@ -69,7 +83,8 @@ export interface Merged {
 /**
  * Adds messages to a room: kept sorted by id, each id once (a replay, a history page overlapping live messages, or
  * the same page twice all merge to the same list). Messages from others count as unread when they are new to the
- * person (`live`, `newer`) and the room is not the one on screen.
+ * person (`live`, `newer`, or `initial` after the room's `readUpTo`) and the room is not the one on screen; in the
+ * room on screen they are read as they come.
  */
 export function mergeMessages(
   room: RoomState,
@@ -109,11 +124,15 @@ export function mergeMessages(
     }
   }
 
-  const countsAsUnread = !options.selected && (options.arrival === "live" || options.arrival === "newer");
-  const unread = countsAsUnread
-    ? room.unread + added.filter((message) => message.sender.userId !== options.ownUserId).length
-    : room.unread;
-  return { room: advanceFrontier({ ...room, messages, unread }), added };
+  const isNew = (message: MessageFrame) =>
+    options.arrival === "live" ||
+    options.arrival === "newer" ||
+    (options.arrival === "initial" && room.readUpTo !== undefined && compareIds(message.id, room.readUpTo) > 0);
+  const unread = options.selected
+    ? room.unread
+    : room.unread + added.filter((message) => message.sender.userId !== options.ownUserId && isNew(message)).length;
+  const next = { ...room, messages, unread };
+  return { room: advanceFrontier(options.selected ? markRead(next) : next), added };
 }
 
 /**
@@ -236,7 +255,15 @@ export function applyLeft(room: RoomState, user: ChatUser): RoomState {
   return { ...room, online };
 }
 
-export const markRead = (room: RoomState): RoomState => (room.unread === 0 ? room : { ...room, unread: 0 });
+/** Everything held is read: no unread count, and `readUpTo` at the newest message (never moved back). */
+export function markRead(room: RoomState): RoomState {
+  const newest = lastId(room);
+  const readUpTo =
+    newest !== undefined && (room.readUpTo === undefined || compareIds(newest, room.readUpTo) > 0)
+      ? newest
+      : room.readUpTo;
+  return room.unread === 0 && readUpTo === room.readUpTo ? room : { ...room, unread: 0, readUpTo };
+}
 
 /**
  * Drops the oldest messages past `max`, so a tab left open for days stays light; they can be fetched again by

@@ -107,7 +107,7 @@ export class RoomsController {
       onTimeout: (request) => this.requestFailed(request),
     });
     const stored = loadRoomList(options.storage, this.storageKey);
-    for (const name of stored.rooms) this.rooms.set(name, emptyRoom(name));
+    for (const name of stored.rooms) this.rooms.set(name, emptyRoom(name, stored.readUpTo[name]));
     this.selectedRoom = this.rooms.has(stored.selected) ? stored.selected : LOBBY;
   }
 
@@ -284,6 +284,7 @@ export class RoomsController {
     const selected = name === this.selectedRoom;
     const result = applyHistory(room, frame, answer, { ownUserId: this.options.ownUserId, selected });
     this.rooms.set(name, result.room);
+    if (result.room.readUpTo !== room.readUpTo) this.persist();
     if (answer.kind === "older") this.loadingOlder.delete(name);
     const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
     if (result.added.length > 0) this.emit({ type: "messages", room: name, added: result.added, arrival });
@@ -316,6 +317,7 @@ export class RoomsController {
     const merged = mergeMessages(room, messages, { arrival, ownUserId: this.options.ownUserId, selected });
     if (merged.added.length === 0) return;
     this.rooms.set(name, merged.room);
+    if (merged.room.readUpTo !== room.readUpTo) this.persist();
     this.emit({ type: "messages", room: name, added: merged.added, arrival });
     if (merged.room.unread !== room.unread) this.emit({ type: "rooms" });
     this.afterMerge(name, arrival);
@@ -478,8 +480,11 @@ export class RoomsController {
     this.emit({ type: "rooms" });
   }
 
+  /** The room list, the room on screen and what has been read, for the next visit. */
   private persist(): void {
-    const list: RoomList = { rooms: this.roomNames, selected: this.selectedRoom };
+    const readUpTo: Record<string, string> = {};
+    for (const room of this.rooms.values()) if (room.readUpTo !== undefined) readUpTo[room.name] = room.readUpTo;
+    const list: RoomList = { rooms: this.roomNames, selected: this.selectedRoom, readUpTo };
     saveRoomList(this.options.storage, this.storageKey, list);
   }
 

@@ -1,4 +1,4 @@
-import { LOBBY, ROOM_NAME_PATTERN } from "../../../core/protocol.js";
+import { LOBBY, MESSAGE_ID_PATTERN, ROOM_NAME_PATTERN } from "../../../core/protocol.js";
 import { MAX_ROOMS, sortRoomNames } from "./room-state.js";
 
 /** The rooms someone is in and the one on screen, kept per user so a reload (or the next visit) returns to them. */
@@ -6,6 +6,8 @@ export interface RoomList {
   /** The lobby first; at most `MAX_ROOMS`. */
   rooms: string[];
   selected: string;
+  /** Per room, the newest message the person has had on screen (`RoomState.readUpTo`). */
+  readUpTo: Record<string, string>;
 }
 
 type Storage = Pick<globalThis.Storage, "getItem" | "setItem">;
@@ -30,7 +32,13 @@ export function loadRoomList(storage: Storage | undefined, key: string): RoomLis
     }
   }
   const selected = typeof stored.selected === "string" && names.has(stored.selected) ? stored.selected : LOBBY;
-  return { rooms: sortRoomNames(names), selected };
+  const readUpTo: Record<string, string> = {};
+  if (typeof stored.readUpTo === "object" && stored.readUpTo !== null) {
+    for (const [room, id] of Object.entries(stored.readUpTo)) {
+      if (names.has(room) && typeof id === "string" && MESSAGE_ID_PATTERN.test(id)) readUpTo[room] = id;
+    }
+  }
+  return { rooms: sortRoomNames(names), selected, readUpTo };
 }
 
 /** Writes the list; a full or forbidden storage only costs remembering it. */
