@@ -1,8 +1,10 @@
 import { once } from "node:events";
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { Agent as HttpsAgent } from "node:https";
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isGone, isThrottled } from "../../core/connections-api.js";
+import { createManagementConnections } from "../../core/management-client.js";
 import { ManagementApiError, PostToConnection } from "../../core/post-to-connection.js";
 import { SigV4Signer } from "../../core/sigv4-signer.js";
 
@@ -156,6 +158,32 @@ describe("PostToConnection", () => {
     expect(calls).toBe(4);
   });
 
+  it("speaks TLS to an https endpoint", async () => {
+    const firstBytes: number[] = [];
+    const tcp = createTcpServer((socket) => {
+      socket.once("data", (chunk: Buffer) => {
+        firstBytes.push(chunk[0] ?? -1);
+        socket.destroy();
+      });
+    });
+    tcp.listen(0, "127.0.0.1");
+    await once(tcp, "listening");
+    const tlsAgent = new HttpsAgent({ keepAlive: true });
+    try {
+      const post = new PostToConnection({
+        endpoint: `https://127.0.0.1:${(tcp.address() as AddressInfo).port}/prod`,
+        region: async () => "eu-west-1",
+        credentials: async () => credentials,
+        agent: tlsAgent,
+      });
+      await expect(post.post("abc=", "{}")).rejects.toMatchObject({ name: "NetworkError" });
+      expect(firstBytes).toEqual([0x16]); // a TLS handshake record, not "POST"
+    } finally {
+      tlsAgent.destroy();
+      tcp.close();
+    }
+  });
+
   it("reports a connection refused as a network error", async () => {
     const closed = `http://127.0.0.1:1/prod`;
     const post = new PostToConnection({
@@ -183,5 +211,19 @@ describe("PostToConnection", () => {
     await post.post("a=", "{}");
     await post.post("b=", "{}");
     expect(seen).toEqual(["first", "second"]);
+  });
+
+  it("is what createManagementConnections posts with, on the SDK client's credentials and region", async () => {
+    const seen: IncomingMessage["headers"][] = [];
+    handler = (req, _body, res) => {
+      seen.push(req.headers);
+      res.writeHead(200).end();
+    };
+    const connections = createManagementConnections({ endpoint });
+    await connections.post("abc=", '{"type":"message"}');
+    // A local endpoint: the SDK client gets the fixed local credentials and region, and so does the signature.
+    expect(seen[0]?.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/local\/execute-api\/aws4_request, /,
+    );
   });
 });
