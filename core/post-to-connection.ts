@@ -36,6 +36,9 @@ export class ManagementApiError extends ChatError {
   }
 }
 
+/** What the SDK sends with `PostToConnection`'s blob: the bytes go to the socket as they are. */
+const CONTENT_TYPE = "application/octet-stream";
+
 /** API Gateway's error types by status, for answers that do not name theirs. */
 const ERROR_TYPES: Record<number, string> = {
   400: "BadRequestException",
@@ -70,7 +73,7 @@ export class PostToConnection {
     const path = `${this.url.pathname}/@connections/${encodeURIComponent(connectionId)}`;
     this.signer ??= this.options.region().then((region) => new SigV4Signer(region, "execute-api"));
     const headers = (await this.signer).sign(
-      { method: "POST", host: this.url.host, path, headers: { "content-type": "application/json" }, body: data },
+      { method: "POST", host: this.url.host, path, headers: { "content-type": CONTENT_TYPE }, body: data },
       await this.options.credentials(),
       new Date(this.clock()),
     );

@@ -69,7 +69,7 @@ describe("PostToConnection", () => {
     const [request] = seen;
     expect(request).toMatchObject({ method: "POST", url: "/prod/@connections/L0SM9cOFvHcCIhw%3D" });
     expect(request?.body).toBe('{"type":"message","text":"héllo"}');
-    expect(request?.headers["content-type"]).toBe("application/json");
+    expect(request?.headers["content-type"]).toBe("application/octet-stream"); // as the SDK sends it
     expect(request?.headers["content-length"]).toBe(String(Buffer.byteLength(request?.body ?? "")));
     expect(request?.headers["x-amz-security-token"]).toBe("session");
     // The server can check the signature: recomputed from what it received, it is the same.
@@ -78,7 +78,7 @@ describe("PostToConnection", () => {
         method: "POST",
         host: String(request?.headers.host),
         path: String(request?.url),
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/octet-stream" },
         body: request?.body,
       },
       credentials,
