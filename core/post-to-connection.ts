@@ -51,7 +51,7 @@ const ERROR_TYPES: Record<number, string> = {
 /**
  * `PostToConnection` as one SigV4-signed HTTPS request on a keep-alive pool. The broadcast makes this call once per
  * recipient, and through the SDK each costs about 1 ms of CPU (a middleware stack built per command, endpoint rules,
- * the general signer), which makes a broadcast CPU-bound long before API Gateway is busy. This costs about a fifth
+ * the general signer), which makes a broadcast CPU-bound long before API Gateway is busy. This costs about a third
  * (docs/PERFORMANCE.md). Every other management call stays with the SDK.
  */
 export class PostToConnection {

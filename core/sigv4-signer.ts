@@ -20,7 +20,7 @@ export interface SignableRequest {
 
 /**
  * AWS Signature Version 4 for one shape of request: no query string, a text body, header values without runs of
- * white space. That is all `PostToConnection` needs, and it signs in about a seventh of the time of the SDK's
+ * white space. That is all `PostToConnection` needs, and it signs in about a third of the time of the SDK's
  * general signer (the broadcast signs once per recipient). Signatures equal `@smithy/signature-v4`'s for the same
  * input (tested), including its double encoding of the path, which every service but S3 expects.
  */
