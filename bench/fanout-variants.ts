@@ -28,7 +28,7 @@ export const FanoutVariant = {
   AwsSample: "aws-sample",
   /** Paged, one send at a time. */
   Sequential: "sequential",
-  /** The product's broadcaster and store, posting with the SDK's `PostToConnectionCommand` (the product until 0.2). */
+  /** The product's broadcaster and store, posting with the SDK's `PostToConnectionCommand`, as the product once did. */
   SdkClient: "sdk-client",
   /** The product's broadcaster and store with unsigned `node:http` calls: the least client CPU a send can take. */
   BareHttp: "bare-http",

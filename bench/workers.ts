@@ -95,7 +95,7 @@ export async function workersSection(
   for (let i = 1; i < rows.length; i++) {
     const row = rows[i] as BenchRow;
     const previous = rows[i - 1] as BenchRow;
-    if (options.workerCounts[i] !== undefined && (options.workerCounts[i] as number) > cores) {
+    if ((options.workerCounts[i] ?? 0) > cores) {
       row.note ??= `not judged: ${row.case} workers share this machine's ${cores} cores`;
       continue;
     }
