@@ -39,8 +39,8 @@ export interface FanoutWorkersProps {
   /**
    * Workers sending at once (the event source's maximum concurrency, 2 to 1,000). Every `@connections` call counts
    * against the account's API Gateway throttle (10,000 requests/s per Region, shared with every client's messages
-   * and connects). A 512 MB worker sends several hundred a second (docs/PERFORMANCE.md), so the default leaves most
-   * of the throttle to the clients. Raise it with the account's quota.
+   * and connects). A 512 MB worker sends up to about a thousand a second (docs/PERFORMANCE.md), so the default
+   * leaves room in the throttle for the clients. Raise it with the account's quota.
    *
    * @default 8
    */

@@ -712,7 +712,7 @@ describe("ChatStack: fan-out workers", () => {
       EventSourceArn: { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] },
       BatchSize: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      // Workers × a few hundred sends/s each stays well under the account's 10,000 requests/s.
+      // Workers × up to ~1,000 sends/s each stays under the account's 10,000 requests/s.
       ScalingConfig: { MaximumConcurrency: 8 },
     });
     Template.fromStack(external).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
