@@ -160,6 +160,39 @@ describe("rooms", () => {
     expect([...alice.problems, ...bob.problems]).toEqual([]);
   });
 
+  it("a second tab of the same person follows the rooms joined and left in the first, and what was read there", async () => {
+    showLogOnFailure();
+    const alice = await user("Alice");
+    // Same browser, so same localStorage; its own socket. The development sign-in is per tab: the same name is the
+    // same user.
+    const second = await alice.context.newPage();
+    second.on("pageerror", (err) => alice.problems.push(`second tab: ${err.message}`));
+    await second.goto(sandbox.urls.page);
+    await second.getByLabel("Your name").fill("Alice");
+    await second.getByRole("button", { name: "Sign in" }).click();
+    await waitForState(second, "live");
+    expect(await second.locator(selectors.who).getAttribute("title")).toBe(alice.userId);
+
+    await joinRoom(alice.page, "standup");
+    await second.locator(selectors.room("standup")).waitFor();
+    await second.locator(`${selectors.room("lobby")}[aria-current="true"]`).waitFor(); // still its own screen
+
+    // Said while both tabs show the lobby: unread in both; read in the first, and so in the second.
+    await selectRoom(alice.page, "lobby");
+    const rita = await rawClient("Rita", "standup");
+    await say(rita, "standup", "Yesterday: the fan-out.");
+    for (const tab of [alice.page, second]) await expect.poll(() => unreadCount(tab, "standup")).toBe(1);
+    await selectRoom(alice.page, "standup");
+    await expect.poll(() => unreadCount(second, "standup")).toBe(0);
+    await expect.poll(() => second.title()).toBe("Chat");
+
+    // Left in the first tab: gone from the second, whose socket leaves it too (Rita's room hears one departure).
+    await alice.page.locator(selectors.leaveRoom).click();
+    await second.locator(selectors.room("standup")).waitFor({ state: "detached" });
+    await rita.waitFor((frame) => (frame as { type?: string }).type === "left");
+    expect(alice.problems).toEqual([]);
+  });
+
   it("a joiner gets the room's history, and the rooms come back after a reload", async () => {
     showLogOnFailure();
     const alice = await user("Alice");

@@ -21,6 +21,8 @@ const msg = (room: string, n: number, sender: ChatUser = ann): MessageFrame => (
 });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+type RoomListJson = { rooms: string[]; selected: string; readUpTo: Record<string, string> };
+
 class MemoryStorage {
   readonly items = new Map<string, string>();
   getItem(key: string) {
@@ -201,6 +203,87 @@ describe("unread across visits", () => {
     answerJoin("qa", [msg("qa", 1)]);
     expect(rooms.room("ops")?.unread).toBe(0);
     expect(rooms.room("qa")?.unread).toBe(0);
+  });
+});
+
+describe("the same person's other tabs", () => {
+  /** Two tabs of one browser: one storage, each with its own socket. */
+  function twoTabs() {
+    const storage = new MemoryStorage();
+    const a = setup({ storage });
+    const b = setup({ storage });
+    a.answerJoin("lobby", []);
+    b.answerJoin("lobby", []);
+    a.takeSent();
+    b.takeSent();
+    /** What a browser does after one tab writes: a `storage` event in the others. */
+    const toB = () => b.rooms.syncFromStorage("chat.rooms.u-me");
+    const toA = () => a.rooms.syncFromStorage("chat.rooms.u-me");
+    return { a, b, toA, toB };
+  }
+
+  it("joins a room another tab joined, without showing it, and leaves one it left", () => {
+    const { a, b, toB } = twoTabs();
+    a.rooms.joinByName("design");
+    toB();
+    expect(b.rooms.roomNames).toEqual(["lobby", "design"]);
+    expect(b.rooms.selected).toBe("lobby");
+    expect(b.takeSent()).toEqual([{ action: "join", room: "design" }]);
+    b.answerJoin("design", []);
+
+    a.rooms.leave("design");
+    toB();
+    expect(b.rooms.roomNames).toEqual(["lobby"]);
+    expect(b.takeSent()).toEqual([{ action: "leave", room: "design" }]);
+  });
+
+  it("clears unread messages the other tab has shown, and keeps the further read mark when it writes the list", () => {
+    const { a, b, toA, toB } = twoTabs();
+    a.rooms.joinByName("design");
+    toB();
+    a.answerJoin("design", [msg("design", 1)]);
+    b.answerJoin("design", [msg("design", 1)]);
+    a.rooms.select("lobby");
+    for (const tab of [a, b]) tab.frame(msg("design", 2));
+    expect(a.rooms.room("design")?.unread).toBe(1);
+
+    b.rooms.select("design"); // read in tab B
+    // Tab A, before it hears of that, writes the list again (it joins a room) with its own older mark (1): the
+    // further one (2) stands.
+    a.rooms.joinByName("ops");
+    a.rooms.select("lobby");
+    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
+    expect(stored.rooms).toEqual(["lobby", "design", "ops"]);
+    expect(stored.readUpTo.design).toBe(id(2));
+
+    toA();
+    expect(a.rooms.room("design")?.unread).toBe(0);
+  });
+
+  it("does not count a message as unread when the other tab has already shown it", () => {
+    const { a, b, toA, toB } = twoTabs();
+    a.rooms.joinByName("design");
+    toB();
+    a.answerJoin("design", [msg("design", 1)]);
+    b.answerJoin("design", [msg("design", 1)]);
+    b.rooms.select("design");
+    a.rooms.select("lobby");
+    b.frame(msg("design", 2)); // B, which shows design, gets it first
+    toA();
+    a.frame(msg("design", 2));
+    expect(a.rooms.room("design")?.unread).toBe(0);
+    a.frame(msg("design", 3));
+    expect(a.rooms.room("design")?.unread).toBe(1);
+  });
+
+  it("ignores other keys, and other people's lists", () => {
+    const { a, b } = twoTabs();
+    a.rooms.joinByName("design");
+    b.rooms.syncFromStorage("something-else");
+    b.rooms.syncFromStorage("chat.rooms.u-someone-else");
+    expect(b.rooms.roomNames).toEqual(["lobby"]);
+    b.rooms.syncFromStorage(null); // storage cleared elsewhere: re-read
+    expect(b.rooms.roomNames).toEqual(["lobby", "design"]);
   });
 });
 

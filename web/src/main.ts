@@ -95,6 +95,9 @@ class App {
       }
     });
     const offFrame = socket.onFrame((frame) => rooms.handleFrame(frame));
+    // The person's other tabs: rooms joined or left there, and what was read there, follow here.
+    const onStorage = (event: StorageEvent) => rooms.syncFromStorage(event.key);
+    addEventListener("storage", onStorage);
     // Unread messages elsewhere show in the tab's title, where they are seen from other tabs.
     const offRooms = rooms.onEvent((event) => {
       if (event.type !== "rooms") return;
@@ -106,6 +109,7 @@ class App {
       offState();
       offFrame();
       offRooms();
+      removeEventListener("storage", onStorage);
       socket.stop();
       view.dispose();
       rooms.dispose();

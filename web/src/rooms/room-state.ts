@@ -83,8 +83,8 @@ export interface Merged {
 /**
  * Adds messages to a room: kept sorted by id, each id once (a replay, a history page overlapping live messages, or
  * the same page twice all merge to the same list). Messages from others count as unread when they are new to the
- * person (`live`, `newer`, or `initial` after the room's `readUpTo`) and the room is not the one on screen; in the
- * room on screen they are read as they come.
+ * person (`live`, `newer`, or `initial`) and after the room's `readUpTo`, and the room is not the one on screen; in
+ * the room on screen they are read as they come.
  */
 export function mergeMessages(
   room: RoomState,
@@ -124,10 +124,10 @@ export function mergeMessages(
     }
   }
 
-  const isNew = (message: MessageFrame) =>
-    options.arrival === "live" ||
-    options.arrival === "newer" ||
-    (options.arrival === "initial" && room.readUpTo !== undefined && compareIds(message.id, room.readUpTo) > 0);
+  // Anything up to the read mark has been seen, here or in another tab; on a first join only what is after it is new.
+  const afterMark = (message: MessageFrame) =>
+    room.readUpTo === undefined ? options.arrival !== "initial" : compareIds(message.id, room.readUpTo) > 0;
+  const isNew = (message: MessageFrame) => options.arrival !== "older" && afterMark(message);
   const unread = options.selected
     ? room.unread
     : room.unread + added.filter((message) => message.sender.userId !== options.ownUserId && isNew(message)).length;
@@ -263,6 +263,18 @@ export function markRead(room: RoomState): RoomState {
       ? newest
       : room.readUpTo;
   return room.unread === 0 && readUpTo === room.readUpTo ? room : { ...room, unread: 0, readUpTo };
+}
+
+/**
+ * Moves the read mark up to `id` (read in another tab): the unread count keeps only others' messages after it.
+ * Never moves the mark back.
+ */
+export function markReadUpTo(room: RoomState, id: string, ownUserId: string): RoomState {
+  if (room.readUpTo !== undefined && compareIds(id, room.readUpTo) <= 0) return room;
+  const after = room.messages.filter(
+    (message) => message.sender.userId !== ownUserId && compareIds(message.id, id) > 0,
+  );
+  return { ...room, readUpTo: id, unread: Math.min(room.unread, after.length) };
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   hasGap,
   MAX_ROOMS,
   markRead,
+  markReadUpTo,
   mergeMessages,
   oldestId,
   parseRoomName,
@@ -186,6 +187,33 @@ export class RoomsController {
     if (name === LOBBY || !this.rooms.has(name)) return;
     this.forgetRoom(name);
     if (this.live) this.queue.enqueue({ room: name, kind: "leave" });
+  }
+
+  /**
+   * Takes in what another tab of the same person changed, on its `storage` event for `key`: rooms joined or left
+   * there are joined or left here, and read marks move forward. Which room is on screen stays this tab's own.
+   */
+  syncFromStorage(key: string | null): void {
+    if (key !== null && key !== this.storageKey) return;
+    const stored = loadRoomList(this.options.storage, this.storageKey);
+    let changed = false;
+    for (const name of stored.rooms) {
+      if (this.rooms.has(name) || this.rooms.size >= MAX_ROOMS) continue;
+      this.rooms.set(name, emptyRoom(name, stored.readUpTo[name]));
+      if (this.live) this.queue.enqueue({ room: name, kind: "join" });
+      changed = true;
+    }
+    for (const name of this.roomNames) {
+      if (!stored.rooms.includes(name)) this.leave(name);
+    }
+    for (const [name, id] of Object.entries(stored.readUpTo)) {
+      const room = this.rooms.get(name);
+      const marked = room && markReadUpTo(room, id, this.options.ownUserId);
+      if (!marked || marked === room) continue;
+      this.rooms.set(name, marked);
+      changed = true;
+    }
+    if (changed) this.emit({ type: "rooms" });
   }
 
   /** Fetches a page of older messages, when there are some and none are on their way. */
@@ -480,10 +508,19 @@ export class RoomsController {
     this.emit({ type: "rooms" });
   }
 
-  /** The room list, the room on screen and what has been read, for the next visit. */
+  /**
+   * The room list, the room on screen and what has been read, for the next visit and the person's other tabs. Read
+   * marks only move forward: another tab may have read further than this one.
+   */
   private persist(): void {
-    const readUpTo: Record<string, string> = {};
-    for (const room of this.rooms.values()) if (room.readUpTo !== undefined) readUpTo[room.name] = room.readUpTo;
+    const readUpTo = loadRoomList(this.options.storage, this.storageKey).readUpTo;
+    for (const room of this.rooms.values()) {
+      const theirs = readUpTo[room.name];
+      if (room.readUpTo !== undefined && (theirs === undefined || compareIds(room.readUpTo, theirs) > 0)) {
+        readUpTo[room.name] = room.readUpTo;
+      }
+    }
+    for (const name of Object.keys(readUpTo)) if (!this.rooms.has(name)) delete readUpTo[name];
     const list: RoomList = { rooms: this.roomNames, selected: this.selectedRoom, readUpTo };
     saveRoomList(this.options.storage, this.storageKey, list);
   }
