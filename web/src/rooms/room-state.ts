@@ -30,8 +30,8 @@ export interface RoomState {
   /** Messages from others that arrived while the room was not selected. */
   readonly unread: number;
   /**
-   * The newest message the person has had on screen, remembered across visits: messages after it that a first
-   * join loads count as unread. Undefined for a room never seen.
+   * The newest message the person has had on screen, in any of their tabs, remembered across visits: only messages
+   * after it count as unread. Undefined for a room never seen.
    */
   readonly readUpTo: string | undefined;
   /** Who is online here, by user id. */

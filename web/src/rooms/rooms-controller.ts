@@ -194,7 +194,7 @@ export class RoomsController {
    * there are joined or left here, and read marks move forward. Which room is on screen stays this tab's own.
    */
   syncFromStorage(key: string | null): void {
-    if (key !== null && key !== this.storageKey) return;
+    if (!this.options.storage || (key !== null && key !== this.storageKey)) return;
     const stored = loadRoomList(this.options.storage, this.storageKey);
     let changed = false;
     for (const name of stored.rooms) {
