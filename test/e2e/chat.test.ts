@@ -130,6 +130,33 @@ describe("chat in the browser", () => {
     expect(requested.filter((url) => new URL(url).pathname.endsWith("/x"))).toEqual([]);
   });
 
+  it("refuses, by its Content-Security-Policy, script the page did not ship", async () => {
+    showLogOnFailure();
+    const mallory = await user("Mallory");
+    const refusals: string[] = [];
+    mallory.page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) refusals.push(message.text());
+    });
+    // As if some text had ever reached the DOM as markup: an inline script and an inline event handler.
+    const ran = await mallory.page.evaluate(async () => {
+      const flags = globalThis as { injected?: boolean; handler?: boolean };
+      const script = document.createElement("script");
+      script.textContent = "globalThis.injected = true";
+      document.head.append(script);
+      const img = document.createElement("img");
+      img.setAttribute("onerror", "globalThis.handler = true");
+      img.src = "data:,not-an-image";
+      document.body.append(img);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      img.remove();
+      return { script: flags.injected === true, handler: flags.handler === true };
+    });
+    expect(ran).toEqual({ script: false, handler: false });
+    expect(refusals.length).toBeGreaterThanOrEqual(2);
+    // The page's own script still runs: the chat is live.
+    await waitForState(mallory.page, "live");
+  });
+
   it("closes the socket on sign-out, makes sending impossible, and delivers nothing afterwards", async () => {
     showLogOnFailure();
     const [alice, bob] = await pair("Alice", "Bob");
