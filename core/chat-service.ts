@@ -222,6 +222,12 @@ export class ChatService {
       }
       throw new InvalidRequestError(ErrorCode.InvalidToken, "The new token is not valid.");
     }
+    // A token that would not extend the session (the same one again, or an older one) changes nothing: no writes,
+    // so repeating a refresh costs a verification, not a write per room.
+    if (expiresAt <= connection.expiresAt) {
+      await this.send(connection.connectionId, { type: "refreshed", expiresAt: connection.expiresAt });
+      return;
+    }
     if (!(await connections.renew(connection.connectionId, connection.userId, expiresAt))) {
       throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
     }

@@ -249,6 +249,15 @@ describe("message handler", () => {
     expect(update?.ExpressionAttributeValues).toMatchObject({ ":exp": now / 1000 + 3600, ":user": "u-ada" });
   });
 
+  it("answers a refresh that would not extend the session with the session's expiry, writing nothing", async () => {
+    const current = now / 1000 + 3600; // what the stand-in verifier gives every valid token
+    dynamo.on(GetCommand).resolves({ Item: { ...senderRecord, expiresAt: current, rooms: new Set(["lobby", "ops"]) } });
+    const { handler } = setup();
+    for (let i = 0; i < 3; i++) expect((await handler(refresh("valid:u-ada"))).statusCode).toBe(200);
+    expect(received().get("conn-A=")).toEqual(Array(3).fill({ type: "refreshed", expiresAt: current }));
+    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it("accepts a refresh that arrives just after the session ran out", async () => {
     dynamo.on(GetCommand).resolves({ Item: { ...senderRecord, expiresAt: now / 1000 - 1 } });
     const { handler } = setup();
