@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { ChildReply, ChildRequest, ServiceName } from "./child-protocol.js";
+import type { ChildRequest, ServiceName } from "./child-protocol.js";
 import { onExit } from "./cleanup.js";
+import { IpcCalls } from "./ipc-calls.js";
 
 export interface ChildOptions {
   /** How long the service may take to start. @default 60000 */
@@ -41,49 +42,17 @@ export async function startChild(
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  let nextId = 0;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("exit", (code, signal) => {
-    unregister();
-    const err = new Error(`bench service ${service} exited (${signal ?? code}):\n${stderr.trim()}`);
-    for (const waiter of pending.values()) waiter.reject(err);
-    pending.clear();
+  child.once("exit", () => unregister());
+  const calls = new IpcCalls(child, {
+    label: `bench service ${service}`,
+    exitError: (code, signal) => new Error(`bench service ${service} exited (${signal ?? code}):\n${stderr.trim()}`),
   });
-  child.on("message", (message: ChildReply) => {
-    const waiter = pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id);
-    if (message.ok) waiter.resolve(message.result);
-    else waiter.reject(new Error(`bench service ${service}: ${message.error}`));
-  });
-
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };
   const call = <T>(method: string, params: unknown, timeoutMs: number): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        kill();
-        reject(new Error(`bench service ${service}: ${method} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(id, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value as T);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      const request: ChildRequest = { id, method, params };
-      child.send(request, (err) => {
-        if (err) pending.get(id)?.reject(err);
-      });
-    });
+    calls.call<T>({ method, params } satisfies Omit<ChildRequest, "id">, timeoutMs, kill);
 
   let closing: Promise<void> | undefined;
   const handle: BenchChild = {

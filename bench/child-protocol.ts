@@ -1,3 +1,5 @@
+import type { IpcReply } from "./ipc-calls.js";
+
 /** What the bench process and its children say to each other over IPC. */
 export interface ChildRequest {
   id: number;
@@ -6,7 +8,7 @@ export interface ChildRequest {
   params: unknown;
 }
 
-export type ChildReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+export type ChildReply = IpcReply;
 
 /** A service's methods, each taking the params sent and answering with something structured-cloneable. */
 export type ServiceMethods = Record<string, (params: never) => Promise<unknown>> & {

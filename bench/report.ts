@@ -36,19 +36,24 @@ export const figuresOf = (row: BenchRow): [string, number | string | boolean][] 
     // JSON turns NaN (a run that did not finish) into null.
     .map(([key, value]): [string, number | string | boolean] => [key, value ?? Number.NaN]);
 
+const COLUMNS = ["section", "variant", "case", "figures", "ratio", "target met"] as const;
+
+/** A row's cells in `COLUMNS` order; `missed` is how a missed target reads. */
+const cellsOf = (row: BenchRow, missed: string): string[] => [
+  row.section,
+  row.variant,
+  row.case,
+  figuresOf(row)
+    .map(([key, value]) => `${key}=${formatValue(value)}`)
+    .join(" "),
+  formatNumber(row.ratio),
+  row.targetMet === undefined ? "-" : `${row.targetMet ? "yes" : missed} (${row.target ?? ""})`,
+];
+
 /** The table `npm run bench` prints: one line per row. */
 export function formatTable(rows: readonly BenchRow[]): string {
-  const header = ["section", "variant", "case", "figures", "ratio", "target met"];
-  const lines = rows.map((row) => [
-    row.section,
-    row.variant,
-    row.case,
-    figuresOf(row)
-      .map(([key, value]) => `${key}=${formatValue(value)}`)
-      .join(" "),
-    formatNumber(row.ratio),
-    row.targetMet === undefined ? "-" : `${row.targetMet ? "yes" : "NO"} (${row.target ?? ""})`,
-  ]);
+  const header = [...COLUMNS];
+  const lines = rows.map((row) => cellsOf(row, "NO"));
   const widths = header.map((title, column) =>
     Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)),
   );
@@ -68,22 +73,12 @@ export function formatTable(rows: readonly BenchRow[]): string {
 
 /** The same table as Markdown, notes below it, for docs/PERFORMANCE.md. */
 export function formatMarkdown(rows: readonly BenchRow[]): string {
-  const cells = (row: BenchRow) => [
-    row.section,
-    row.variant,
-    row.case,
-    figuresOf(row)
-      .map(([key, value]) => `${key}=${formatValue(value)}`)
-      .join(" "),
-    formatNumber(row.ratio),
-    row.targetMet === undefined ? "-" : `${row.targetMet ? "yes" : "**no**"} (${row.target ?? ""})`,
-  ];
   const line = (values: string[]) => `| ${values.join(" | ")} |`;
   const notes = rows.filter((row) => row.note).map((row) => `- ${row.section}/${row.variant}/${row.case}: ${row.note}`);
   return [
-    line(["section", "variant", "case", "figures", "ratio", "target met"]),
-    line(["---", "---", "---", "---", "---", "---"]),
-    ...rows.map((row) => line(cells(row))),
+    line([...COLUMNS]),
+    line(COLUMNS.map(() => "---")),
+    ...rows.map((row) => line(cellsOf(row, "**no**"))),
     ...(notes.length ? ["", ...notes] : []),
   ].join("\n");
 }

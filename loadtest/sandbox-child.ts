@@ -3,12 +3,12 @@
  * clients each get an event loop and the two cores are both used. Answers calls over IPC; exits when the parent lets
  * go of it or dies.
  */
+import type { IpcReply } from "../bench/ipc-calls.js";
 import { type SandboxService, startSandboxService } from "./sandbox-service.js";
 
 export type ChildRequest =
   | { id: number; method: "endpoint" | "stats" | "close" }
   | { id: number; method: "flush"; marker: string };
-export type ChildReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 if (!process.send) {
   console.error("loadtest sandbox child: start me with an IPC channel (see loadtest/sandbox-process.ts)");
@@ -16,7 +16,7 @@ if (!process.send) {
 }
 
 const service: Promise<SandboxService> = startSandboxService();
-const reply = (message: ChildReply) => process.send?.(message);
+const reply = (message: IpcReply) => process.send?.(message);
 
 process.on("message", (request: ChildRequest) => {
   void (async () => {

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { ChildReply, ChildRequest } from "./sandbox-child.js";
+import { IpcCalls } from "../bench/ipc-calls.js";
+import type { ChildRequest } from "./sandbox-child.js";
 import {
   type SandboxEndpoint,
   type SandboxService,
@@ -56,7 +57,8 @@ export async function startChildProcess(options: { timeoutMs: number }): Promise
   });
   const kill = () => child.kill("SIGKILL");
   process.once("exit", kill);
-  const calls = new IpcCalls(child, options.timeoutMs);
+  const ipc = new IpcCalls(child, { label: "sandbox child" });
+  const calls = { call: <T>(request: Request) => ipc.call<T>(request, options.timeoutMs) };
   child.once("exit", () => process.off("exit", kill));
   try {
     const endpoint = await calls.call<SandboxEndpoint>({ method: "endpoint" });
@@ -83,49 +85,3 @@ export async function startChildProcess(options: { timeoutMs: number }): Promise
 }
 
 type Request = ChildRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
-
-/** Request/reply over a child's IPC channel, each call bounded by a timeout. */
-class IpcCalls {
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-
-  constructor(
-    private readonly child: ChildProcess,
-    private readonly timeoutMs: number,
-  ) {
-    child.on("message", (reply: ChildReply) => {
-      const waiter = this.pending.get(reply.id);
-      if (!waiter) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) waiter.resolve(reply.result);
-      else waiter.reject(new Error(`sandbox child: ${reply.error}`));
-    });
-    child.once("exit", (code, signal) => {
-      for (const waiter of this.pending.values()) {
-        waiter.reject(new Error(`the sandbox child exited (${signal ?? code})`));
-      }
-      this.pending.clear();
-    });
-  }
-
-  call<T>(request: Request): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`the sandbox child did not answer ${request.method} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.pending.set(id, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value as T);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      this.child.send({ ...request, id } as ChildRequest);
-    });
-  }
-}
