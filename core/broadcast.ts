@@ -129,10 +129,6 @@ export class Broadcaster {
   }
 }
 
-/**
- * Turns pages into a single `next()` that many workers can call at once. Reads one page ahead so that workers
- * rarely wait for the store, and never more, so memory stays at two pages whatever the table holds.
- */
 /** Recipients already in memory, as the page source a broadcast takes. */
 export async function* onePage<T>(page: readonly T[]): AsyncGenerator<readonly T[]> {
   yield page;
@@ -141,6 +137,10 @@ export async function* onePage<T>(page: readonly T[]): AsyncGenerator<readonly T
 const isExpired = (recipient: Recipient, expiredAt: number | undefined) =>
   expiredAt !== undefined && recipient.expiresAt !== undefined && recipient.expiresAt <= expiredAt;
 
+/**
+ * Turns pages into a single `next()` that many workers can call at once. Reads one page ahead so that workers
+ * rarely wait for the store, and never more, so memory stays at two pages whatever the table holds.
+ */
 function pull<T>(pages: AsyncIterable<readonly T[]>): () => Promise<T | undefined> {
   const iterator = pages[Symbol.asyncIterator]();
   // A prefetch may fail while workers are busy; mark it handled now, the rejection still reaches `load`.

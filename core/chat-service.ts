@@ -9,7 +9,7 @@ import { Fanout, type FanoutOptions, type FanoutResult } from "./fanout.js";
 import type { FanoutQueue } from "./fanout-queue.js";
 import { chunkHistory } from "./history-frames.js";
 import type { Logger } from "./logger.js";
-import { ErrorCode, Limits, type MessageFrame, type ServerFrame } from "./protocol.js";
+import { chatUserOf, ErrorCode, Limits, type MessageFrame, type ServerFrame } from "./protocol.js";
 import { type RateLimit, takeToken } from "./rate-limiter.js";
 import type { Member, RoomStore } from "./room-store.js";
 import type { TokenVerifier } from "./token-verifier.js";
@@ -48,6 +48,13 @@ export const CONNECT_GRACE_MS = 29_000;
 
 /** Ends a connection whose session is over: the sender gets the error frame, then the socket is closed. */
 export class SessionEndedError extends InvalidRequestError {}
+
+interface ToRoomOptions {
+  /** A connection left out (the joiner, who hears of itself otherwise). */
+  except?: string;
+  /** Connections found gone are forgotten without announcing their departure. */
+  silentCleanup?: boolean;
+}
 
 /**
  * What the chat does, whichever Lambda (or sandbox) asks: rooms, messages with history, presence, session renewal,
@@ -122,15 +129,10 @@ export class ChatService {
   }
 
   private async forget(connectionId: string, connection: ConnectionRecord | undefined, announce: boolean) {
-    const { connections, rooms } = this.deps;
     for (const room of connection?.rooms ?? []) {
-      if (!connection) break;
-      await rooms.removeMember(room, connection.userId, connectionId);
-      if (announce && !(await rooms.isPresent(room, connection.userId))) {
-        await this.toRoom(room, { type: "left", room, user: userOf(connection) }, { silentCleanup: true });
-      }
+      await this.dropMembership(connection as ConnectionRecord, room, announce && { silentCleanup: true });
     }
-    await connections.delete(connectionId);
+    await this.deps.connections.delete(connectionId);
   }
 
   private async sendMessage(connection: ConnectionRecord, room: string, text: string, log: Logger) {
@@ -140,7 +142,7 @@ export class ChatService {
       type: "message",
       room,
       id: await rooms.nextMessageId(room),
-      sender: userOf(connection),
+      sender: chatUserOf(connection),
       text,
       sentAt: new Date(clock()).toISOString(),
     };
@@ -162,7 +164,7 @@ export class ChatService {
     const wasPresent = await rooms.isPresent(room, userId, connectionId);
     await rooms.addMember({
       room,
-      ...userOf(connection),
+      ...chatUserOf(connection),
       connectionId,
       expiresAt: connection.expiresAt,
       ttl: connection.ttl,
@@ -178,20 +180,28 @@ export class ChatService {
       users: await rooms.presence(room, Limits.maxPresenceUsers),
     });
     if (!wasPresent) {
-      await this.toRoom(room, { type: "joined", room, user: userOf(connection) }, { except: connectionId });
+      await this.toRoom(room, { type: "joined", room, user: chatUserOf(connection) }, { except: connectionId });
     }
     log.info("joined", { room, userId });
   }
 
   private async leave(connection: ConnectionRecord, room: string, log: Logger) {
     this.requireMember(connection, room);
-    const { connections, rooms } = this.deps;
-    await rooms.removeMember(room, connection.userId, connection.connectionId);
-    await connections.removeRoom(connection.connectionId, room);
-    if (!(await rooms.isPresent(room, connection.userId))) {
-      await this.toRoom(room, { type: "left", room, user: userOf(connection) });
-    }
+    await this.deps.connections.removeRoom(connection.connectionId, room);
+    await this.dropMembership(connection, room, {});
     log.info("left", { room, userId: connection.userId });
+  }
+
+  /**
+   * Takes the connection out of the room's members; if it was the user's last connection there, the room hears they
+   * left (`false`: say nothing, as a clean-up without announcements does).
+   */
+  private async dropMembership(connection: ConnectionRecord, room: string, announce: false | ToRoomOptions) {
+    const { rooms } = this.deps;
+    await rooms.removeMember(room, connection.userId, connection.connectionId);
+    if (announce && !(await rooms.isPresent(room, connection.userId))) {
+      await this.toRoom(room, { type: "left", room, user: chatUserOf(connection) }, announce);
+    }
   }
 
   private async history(connection: ConnectionRecord, room: string, cursor: { before?: string; after?: string }) {
@@ -268,11 +278,7 @@ export class ChatService {
    * rooms also hear that their user left (those announcements clean up silently here; batches of them handed to
    * fan-out workers may announce once more, which still ends, since each gone connection is forgotten once).
    */
-  private toRoom(
-    room: string,
-    frame: ServerFrame,
-    options: { except?: string; silentCleanup?: boolean } = {},
-  ): Promise<FanoutResult> {
+  private toRoom(room: string, frame: ServerFrame, options: ToRoomOptions = {}): Promise<FanoutResult> {
     return this.fanout.send({
       recipients: recipientsOf(this.deps.rooms.members(room), options.except),
       data: JSON.stringify(frame),
@@ -296,9 +302,6 @@ export class ChatService {
     return toEpochSeconds(this.deps.clock());
   }
 }
-
-const userOf = (connection: Pick<ConnectionRecord, "userId" | "name">) =>
-  connection.name ? { userId: connection.userId, name: connection.name } : { userId: connection.userId };
 
 async function* recipientsOf(members: AsyncIterable<Member[]>, except?: string): AsyncGenerator<Recipient[]> {
   for await (const page of members) {

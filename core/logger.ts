@@ -60,7 +60,7 @@ export class Logger {
 export const loggerFromEnv = (env: Env): Logger => new Logger({ level: parseLogLevel(env[EnvVar.LogLevel]) });
 
 /** Parses `LOG_LEVEL`, falling back to `info` for anything unknown. */
-export function parseLogLevel(value: string | undefined): LogLevel {
+function parseLogLevel(value: string | undefined): LogLevel {
   const lower = value?.toLowerCase();
   return lower !== undefined && lower in LogLevel ? (lower as LogLevel) : "info";
 }

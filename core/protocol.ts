@@ -29,6 +29,9 @@ export const CLIENT_ACTIONS = [
   RouteKey.History,
 ] as const;
 
+/** SuperTokens' default tenant, for tokens issued before multi-tenancy. */
+export const DEFAULT_TENANT = "public";
+
 /** The room every connection is in from the start, and where `sendmessage` goes without a `room`. */
 export const LOBBY = "lobby";
 /** Message ids are the room's sequence number, zero-padded so that text order is number order. */
@@ -56,16 +59,12 @@ export const TOKEN_IDENTITY_SOURCES: Record<TokenTransport, string> = {
   query: `route.request.querystring.${TOKEN_QUERY_PARAMETER}`,
   subprotocol: `route.request.header.${SUBPROTOCOL_HEADER}`,
 };
-/** The default identity source: the query string, as in the SuperTokens guide. */
-export const TOKEN_IDENTITY_SOURCE = TOKEN_IDENTITY_SOURCES.query;
 
 export const Limits = {
   /** Longest chat text, in characters after trimming. */
   maxTextLength: 2000,
   /** API Gateway closes a socket with 1009 on a message over 128 KB. */
   maxMessageBytes: 128 * 1024,
-  /** API Gateway's largest single WebSocket frame. */
-  maxFrameBytes: 32 * 1024,
   /** PostToConnection `Data` limit. */
   maxPostBytes: 131_072,
   /** API Gateway closes idle sockets after 10 minutes. */
@@ -149,6 +148,10 @@ export interface ChatUser {
   userId: string;
   name?: string;
 }
+
+/** Who someone is, as frames show them: the user id, and the name when there is one. */
+export const chatUserOf = (who: { userId: string; name?: string }): ChatUser =>
+  who.name ? { userId: who.userId, name: who.name } : { userId: who.userId };
 
 export interface MessageFrame {
   type: "message";

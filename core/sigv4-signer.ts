@@ -87,5 +87,5 @@ function canonicalPath(path: string): string {
 }
 
 /** RFC 3986 unreserved characters only: `encodeURIComponent` also leaves `!'()*` alone. */
-export const escapeUri = (value: string) =>
+const escapeUri = (value: string) =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

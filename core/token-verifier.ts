@@ -19,6 +19,7 @@ import type { JwtPayload } from "aws-jwt-verify/jwt-model";
 import { type Env, EnvVar, requireEnv } from "./env.js";
 import { RejectionReason, TokenRejectedError } from "./errors.js";
 import { createJwksFetcher } from "./jwks-fetcher.js";
+import { DEFAULT_TENANT } from "./protocol.js";
 
 /** What a verified SuperTokens session access token tells us about the caller. */
 export interface SessionClaims {
@@ -50,8 +51,6 @@ export interface TokenVerifierOptions {
  */
 export const JWKS_FAILURE_COOLDOWN_MS = 5000;
 
-/** SuperTokens' default tenant, for tokens issued before multi-tenancy. */
-const DEFAULT_TENANT = "public";
 const MAX_TOKEN_LENGTH = 4096;
 const MAX_NAME_LENGTH = 64;
 

@@ -54,10 +54,10 @@ const AUTH_MODES =
   "-c jwksUri=<...>/auth/jwt/jwks.json -c issuer=<...>/auth uses your existing SuperTokens backend";
 
 /**
- * A fan-out batch is one SQS message: recipients (about 60 bytes of JSON each) plus the frame must stay under SQS's
- * 256 KiB.
+ * A fan-out batch is one SQS message: recipients (connection id, expiry and user id: up to about 135 bytes of JSON
+ * each) plus the frame, escaped twice, must stay under the queue's 256 KiB. Tested with the longest of each.
  */
-export const MAX_FANOUT_BATCH_SIZE = 3000;
+export const MAX_FANOUT_BATCH_SIZE = 1500;
 
 /** The stack deploys the SuperTokens backend (supertokens-node on Lambda) at `<site>/auth`. */
 export interface SuperTokensAuthConfig {

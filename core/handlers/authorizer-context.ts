@@ -1,3 +1,4 @@
+import { DEFAULT_TENANT } from "../protocol.js";
 import type { AuthorizerContext, WebSocketEvent } from "../websocket-event.js";
 
 /** The authorizer's context on an integration event, with numbers parsed back; undefined when absent or partial. */
@@ -8,7 +9,7 @@ export function readAuthorizerContext(event: WebSocketEvent): AuthorizerContext 
   return {
     userId: String(auth.userId),
     sessionHandle: String(auth.sessionHandle),
-    tenantId: String(auth.tenantId ?? "public"),
+    tenantId: String(auth.tenantId ?? DEFAULT_TENANT),
     expiresAt,
     ...(auth.name ? { name: String(auth.name) } : {}),
   };

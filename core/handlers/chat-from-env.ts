@@ -1,6 +1,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ChatService } from "../chat-service.js";
 import type { Clock } from "../clock.js";
+import type { ConnectionsApi } from "../connections-api.js";
 import { type Env, EnvVar, numberEnv, requireEnv } from "../env.js";
 import { DEFAULT_FANOUT_BATCH_SIZE } from "../fanout.js";
 import { type FanoutQueue, SqsFanoutQueue } from "../fanout-queue.js";
@@ -9,7 +10,7 @@ import { createManagementConnections } from "../management-client.js";
 import { Limits } from "../protocol.js";
 import type { RateLimit } from "../rate-limiter.js";
 import type { TokenVerifier } from "../token-verifier.js";
-import { roomsFromEnv, storeFromEnv } from "./env-deps.js";
+import { storesFromEnv } from "./env-deps.js";
 
 /** The per-connection token bucket from `MESSAGE_BURST` and `MESSAGES_PER_SECOND`, or the protocol's defaults. */
 export const rateLimitFromEnv = (env: Env): RateLimit => ({
@@ -20,16 +21,24 @@ export const rateLimitFromEnv = (env: Env): RateLimit => ({
 export const managementFromEnv = (env: Env) =>
   createManagementConnections({ endpoint: requireEnv(env, EnvVar.CallbackUrl) });
 
-/** The chat service wired from the environment; `verifier` only where `refresh` is served. */
+/**
+ * The chat service wired from the environment; `verifier` only where `refresh` is served. `api` is the handler's own
+ * `managementFromEnv(env)`, shared so that a Lambda holds one management client and one socket pool.
+ */
 export function chatServiceFromEnv(
   env: Env,
-  options: { clock: Clock; logger: Logger; verifier?: Pick<TokenVerifier, "verify">; fanoutQueue?: FanoutQueue },
+  options: {
+    api: ConnectionsApi;
+    clock: Clock;
+    logger: Logger;
+    verifier?: Pick<TokenVerifier, "verify">;
+    fanoutQueue?: FanoutQueue;
+  },
 ): ChatService {
   const queueUrl = env[EnvVar.FanoutQueueUrl];
   return new ChatService({
-    connections: storeFromEnv(env, options.clock),
-    rooms: roomsFromEnv(env, options.clock),
-    api: managementFromEnv(env),
+    ...storesFromEnv(env, options.clock),
+    api: options.api,
     clock: options.clock,
     logger: options.logger,
     verifier: options.verifier,

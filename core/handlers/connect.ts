@@ -2,12 +2,12 @@ import { type Clock, systemClock, toEpochSeconds } from "../clock.js";
 import type { ConnectionStore } from "../connection-store.js";
 import type { Env } from "../env.js";
 import { type Logger, loggerFromEnv } from "../logger.js";
-import { Limits, LOBBY } from "../protocol.js";
+import { chatUserOf, Limits, LOBBY } from "../protocol.js";
 import type { RoomStore } from "../room-store.js";
 import { handshakeResponseHeaders } from "../token-transport.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
 import { readAuthorizerContext } from "./authorizer-context.js";
-import { type FromEnvOptions, roomsFromEnv, storeFromEnv } from "./env-deps.js";
+import { type FromEnvOptions, storesFromEnv } from "./env-deps.js";
 
 export interface ConnectDeps {
   store: Pick<ConnectionStore, "put">;
@@ -32,7 +32,7 @@ export function createConnectHandler({ store, rooms, clock, logger }: ConnectDep
     }
     const connectedAt = event.requestContext.connectedAt ?? clock();
     const ttl = toEpochSeconds(connectedAt) + Limits.maxConnectionSeconds + TTL_MARGIN_SECONDS;
-    const user = { userId: auth.userId, ...(auth.name ? { name: auth.name } : {}) };
+    const user = chatUserOf(auth);
     // Every connection starts in the lobby. It is announced there when it sends `join` (the socket is not open yet).
     await store.put({
       connectionId,
@@ -52,9 +52,10 @@ export function createConnectHandler({ store, rooms, clock, logger }: ConnectDep
 
 export function connectFromEnv(env: Env, options: FromEnvOptions = {}) {
   const clock = options.clock ?? systemClock;
+  const { connections, rooms } = storesFromEnv(env, clock);
   return createConnectHandler({
-    store: storeFromEnv(env, clock),
-    rooms: roomsFromEnv(env, clock),
+    store: connections,
+    rooms,
     clock,
     logger: options.logger ?? loggerFromEnv(env),
   });

@@ -3,7 +3,7 @@ import { systemClock } from "../clock.js";
 import type { Env } from "../env.js";
 import { type Logger, loggerFromEnv } from "../logger.js";
 import type { WebSocketEvent, WebSocketResult } from "../websocket-event.js";
-import { chatServiceFromEnv } from "./chat-from-env.js";
+import { chatServiceFromEnv, managementFromEnv } from "./chat-from-env.js";
 import type { FromEnvOptions } from "./env-deps.js";
 
 export interface DisconnectDeps {
@@ -27,7 +27,12 @@ export function createDisconnectHandler({ chat, logger }: DisconnectDeps) {
 export function disconnectFromEnv(env: Env, options: FromEnvOptions = {}) {
   const logger = options.logger ?? loggerFromEnv(env);
   return createDisconnectHandler({
-    chat: chatServiceFromEnv(env, { clock: options.clock ?? systemClock, logger, fanoutQueue: options.fanoutQueue }),
+    chat: chatServiceFromEnv(env, {
+      api: managementFromEnv(env),
+      clock: options.clock ?? systemClock,
+      logger,
+      fanoutQueue: options.fanoutQueue,
+    }),
     logger,
   });
 }

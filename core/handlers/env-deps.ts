@@ -10,13 +10,14 @@ import { RoomStore } from "../room-store.js";
  * The stores built from the environment, the same way in Lambda and in the sandbox. Kept apart from the chat
  * service's wiring (chat-from-env.ts) so that `$connect` bundles no management API or SQS client.
  */
-export const storeFromEnv = (env: Env, clock: Clock): ConnectionStore =>
-  new ConnectionStore(documentClientFromEnv(env), requireEnv(env, EnvVar.TableName), clock);
-
-export const roomsFromEnv = (env: Env, clock: Clock): RoomStore =>
-  new RoomStore(documentClientFromEnv(env), requireEnv(env, EnvVar.RoomsTableName), clock);
-
-const documentClientFromEnv = (env: Env) => createDocumentClient({ endpoint: env[EnvVar.DynamoDbEndpoint] });
+export function storesFromEnv(env: Env, clock: Clock): { connections: ConnectionStore; rooms: RoomStore } {
+  // One client, so one connection pool and one TLS handshake serve both tables.
+  const client = createDocumentClient({ endpoint: env[EnvVar.DynamoDbEndpoint] });
+  return {
+    connections: new ConnectionStore(client, requireEnv(env, EnvVar.TableName), clock),
+    rooms: new RoomStore(client, requireEnv(env, EnvVar.RoomsTableName), clock),
+  };
+}
 
 /** Overrides a caller (the sandbox, a test) may pass to a `*FromEnv` factory. */
 export interface FromEnvOptions {

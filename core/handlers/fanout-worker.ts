@@ -56,9 +56,15 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
 
 export function fanoutWorkerFromEnv(env: Env, options: FromEnvOptions = {}) {
   const logger = options.logger ?? loggerFromEnv(env);
+  const connections = managementFromEnv(env);
   return createFanoutWorkerHandler({
-    chat: chatServiceFromEnv(env, { clock: options.clock ?? systemClock, logger, fanoutQueue: options.fanoutQueue }),
-    connections: managementFromEnv(env),
+    chat: chatServiceFromEnv(env, {
+      api: connections,
+      clock: options.clock ?? systemClock,
+      logger,
+      fanoutQueue: options.fanoutQueue,
+    }),
+    connections,
     logger,
   });
 }

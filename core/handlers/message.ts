@@ -62,11 +62,13 @@ async function reply(
 
 export function messageFromEnv(env: Env, options: FromEnvOptions & { allowInsecureLoopback?: boolean } = {}) {
   const logger = options.logger ?? loggerFromEnv(env);
+  const api = managementFromEnv(env);
   const chat = chatServiceFromEnv(env, {
+    api,
     clock: options.clock ?? systemClock,
     logger,
     verifier: verifierFromEnv(env, options),
     fanoutQueue: options.fanoutQueue,
   });
-  return createMessageHandler({ chat, api: managementFromEnv(env), logger });
+  return createMessageHandler({ chat, api, logger });
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigurationError } from "../../core/errors.js";
-import { Limits } from "../../core/protocol.js";
-import { resolveChatConfig } from "../../lib/chat-config.js";
+import type { FanoutBatch } from "../../core/fanout-queue.js";
+import { Limits, type MessageFrame } from "../../core/protocol.js";
+import { MAX_FANOUT_BATCH_SIZE, resolveChatConfig } from "../../lib/chat-config.js";
 import { API_KEY_PARAMETER, CONNECTION_URI, ISSUER, JWKS_URI, SUPERTOKENS_CONTEXT, VALID_CONTEXT } from "./contexts.js";
 
 const EXTERNAL_EXAMPLE = "-c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
@@ -162,16 +163,39 @@ describe("resolveChatConfig: other settings", () => {
     }
   });
 
-  it("refuses a fan-out batch size outside 1 to 3000 (one SQS message per batch)", () => {
-    for (const fanoutBatchSize of ["0", "3001", "1.5"]) {
+  it("refuses a fan-out batch size outside 1 to 1500 (one SQS message per batch)", () => {
+    for (const fanoutBatchSize of ["0", "1501", "1.5"]) {
       const { message } = configError(
         { ...VALID_CONTEXT, fanoutBatchSize },
         "fanoutBatchSize",
         "-c fanoutBatchSize=1000",
       );
-      expect(message).toContain("a whole number from 1 to 3000");
+      expect(message).toContain("a whole number from 1 to 1500");
     }
-    expect(resolve({ ...VALID_CONTEXT, fanoutBatchSize: 3000 }).fanoutBatchSize).toBe(3000);
+    expect(resolve({ ...VALID_CONTEXT, fanoutBatchSize: 1500 }).fanoutBatchSize).toBe(1500);
+  });
+
+  it("lets the largest batch, with the longest frame and long ids, fit one SQS message of 256 KiB", () => {
+    // Control characters are the costliest text: each is `\u0001` in the frame, then escaped again in the batch.
+    const frame: MessageFrame = {
+      type: "message",
+      room: "r".repeat(32),
+      id: "000000000001",
+      sender: { userId: "u".repeat(64), name: "n".repeat(64) },
+      text: "\u0001".repeat(Limits.maxTextLength),
+      sentAt: new Date(0).toISOString(),
+    };
+    const batch: FanoutBatch = {
+      data: JSON.stringify(frame),
+      recipients: Array.from({ length: MAX_FANOUT_BATCH_SIZE }, (_, i) => ({
+        connectionId: `${i}`.padStart(16, "C"),
+        expiresAt: 1_795_935_600,
+        userId: "u".repeat(64),
+      })),
+      expiredAt: 1_795_935_600,
+      room: frame.room,
+    };
+    expect(Buffer.byteLength(JSON.stringify(batch))).toBeLessThanOrEqual(256 * 1024);
   });
 
   it("runs at most 8 fan-out workers at once unless fanoutMaxWorkers, 2 to 1000 as SQS allows, says otherwise", () => {
