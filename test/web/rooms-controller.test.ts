@@ -25,10 +25,13 @@ type RoomListJson = { rooms: string[]; selected: string; readUpTo: Record<string
 
 class MemoryStorage {
   readonly items = new Map<string, string>();
+  /** setItem calls: each is a `storage` event in the other tabs. */
+  writes = 0;
   getItem(key: string) {
     return this.items.get(key) ?? null;
   }
   setItem(key: string, value: string) {
+    this.writes++;
     this.items.set(key, value);
   }
 }
@@ -125,6 +128,17 @@ describe("joining", () => {
       type: "room-error",
       message: "Could not join #design: A connection can be in at most 20 rooms.",
     });
+  });
+
+  it("does not count a join answered after the room was left: joined again, it waits for the new answer", () => {
+    const { rooms, frame, answerJoin } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    rooms.leave("design");
+    frame({ type: "history", room: "design", messages: [], hasMore: false });
+    frame({ type: "presence", room: "design", users: [ann] }); // the late answer to the first join
+    rooms.joinByName("design");
+    expect(rooms.canSend("design")).toBe(false);
   });
 
   it("leaves a room: gone from the list and told to the server; the lobby stays", () => {
@@ -269,11 +283,37 @@ describe("the same person's other tabs", () => {
     b.rooms.select("design");
     a.rooms.select("lobby");
     b.frame(msg("design", 2)); // B, which shows design, gets it first
+    vi.advanceTimersByTime(1000); // B writes its read mark
     toA();
     a.frame(msg("design", 2));
     expect(a.rooms.room("design")?.unread).toBe(0);
     a.frame(msg("design", 3));
     expect(a.rooms.room("design")?.unread).toBe(1);
+  });
+
+  it("writes read marks at most once a second however fast messages come, and at once when the page goes", () => {
+    const { a } = twoTabs();
+    a.rooms.joinByName("design");
+    a.answerJoin("design", []);
+    const writes = () => a.storage.writes;
+    const before = writes();
+    for (let n = 1; n <= 20; n++) a.frame(msg("design", n));
+    expect(writes()).toBe(before);
+    vi.advanceTimersByTime(1000);
+    expect(writes()).toBe(before + 1);
+    a.frame(msg("design", 21));
+    a.rooms.flushStorage(); // pagehide
+    expect(writes()).toBe(before + 2);
+    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
+    expect(stored.readUpTo.design).toBe(id(21));
+  });
+
+  it("keeps a room another tab joined when this one writes before hearing of it", () => {
+    const { a, b } = twoTabs();
+    a.rooms.joinByName("design");
+    b.rooms.joinByName("ops"); // before B's storage event for design
+    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
+    expect(stored.rooms).toEqual(["lobby", "design", "ops"]);
   });
 
   it("ignores other keys, and other people's lists", () => {

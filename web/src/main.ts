@@ -7,6 +7,7 @@ import "./styles.css";
 import { type Auth, createAuth, type User } from "./auth/index.js";
 import { ChatSocket, transportFor } from "./chat-socket.js";
 import { type AppConfig, loadConfig } from "./config.js";
+import { displayName } from "./rooms/room-state.js";
 import { RoomsController } from "./rooms/rooms-controller.js";
 import { browserStorage } from "./rooms/stored-rooms.js";
 import { ChatView } from "./ui/chat-view.js";
@@ -98,6 +99,8 @@ class App {
     // The person's other tabs: rooms joined or left there, and what was read there, follow here.
     const onStorage = (event: StorageEvent) => rooms.syncFromStorage(event.key);
     addEventListener("storage", onStorage);
+    const onHide = () => rooms.flushStorage();
+    addEventListener("pagehide", onHide);
     // Unread messages elsewhere show in the tab's title, where they are seen from other tabs.
     const offRooms = rooms.onEvent((event) => {
       if (event.type !== "rooms") return;
@@ -110,13 +113,14 @@ class App {
       offFrame();
       offRooms();
       removeEventListener("storage", onStorage);
+      removeEventListener("pagehide", onHide);
       socket.stop();
       view.dispose();
       rooms.dispose();
       document.title = this.config.appName;
     };
 
-    this.who.textContent = user.name ?? user.userId;
+    this.who.textContent = displayName(user);
     this.who.title = user.userId;
     this.signOutButton.hidden = false;
     this.main.replaceChildren(view.element);

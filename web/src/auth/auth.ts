@@ -15,8 +15,6 @@ export interface FormField {
   label: string;
   type: "text" | "email" | "password";
   autocomplete: string;
-  /** Shown under the field. */
-  hint?: string;
   maxLength?: number;
 }
 
@@ -45,7 +43,6 @@ export interface FreshTokenOptions {
 }
 
 export interface Auth {
-  readonly mode: "development" | "supertokens";
   readonly form: SignInForm;
   /** The signed-in user, or undefined when signed out. */
   currentUser(): Promise<User | undefined>;

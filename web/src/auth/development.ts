@@ -11,8 +11,6 @@ import { getFreshToken } from "./fresh-token.js";
 
 interface DevSession {
   accessToken: string;
-  /** Epoch seconds. */
-  expiresAt: number;
   user: User;
 }
 
@@ -25,7 +23,6 @@ const STORAGE_KEY = "chat.dev-session";
  * endpoint). Kept in sessionStorage, so each tab can be a different user and a reload keeps you signed in.
  */
 export class DevelopmentAuth implements Auth {
-  readonly mode = "development";
   readonly form: SignInForm = {
     title: "Development sign-in",
     notice: "Local sandbox only: pick any name, no password. Real deployments sign in with SuperTokens.",
@@ -112,7 +109,6 @@ export class DevelopmentAuth implements Auth {
     }
     const session: DevSession = {
       accessToken: body.accessToken,
-      expiresAt: Number(body.expiresAt),
       user: { userId: body.user.userId, ...(body.user.name ? { name: String(body.user.name) } : {}) },
     };
     this.storage.setItem(STORAGE_KEY, JSON.stringify(session));

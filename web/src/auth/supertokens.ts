@@ -21,7 +21,6 @@ const EMAIL_KEY = "chat.st-email";
  * only in SuperTokens mode, by a dynamic import, so development mode does not download it.
  */
 export class SuperTokensAuth implements Auth {
-  readonly mode = "supertokens";
   readonly form: SignInForm = {
     title: "Sign in",
     canSignUp: true,
@@ -54,8 +53,9 @@ export class SuperTokensAuth implements Auth {
   }
 
   async signOut(): Promise<void> {
-    localStorage.removeItem(EMAIL_KEY);
+    // The session first: a storage that refuses to change must not keep it from being revoked.
     await Session.signOut();
+    remember(undefined);
   }
 
   getFreshToken(options: FreshTokenOptions = {}): Promise<string | undefined> {
@@ -92,7 +92,7 @@ export class SuperTokensAuth implements Auth {
         action === "signIn" ? await EmailPassword.signIn({ formFields }) : await EmailPassword.signUp({ formFields });
       switch (response.status) {
         case "OK":
-          localStorage.setItem(EMAIL_KEY, JSON.stringify({ userId: response.user.id, email }));
+          remember({ userId: response.user.id, email });
           return { ok: true, user: { userId: response.user.id, name: email } };
         case "FIELD_ERROR":
           return { ok: false, fieldErrors: Object.fromEntries(response.formFields.map((f) => [f.id, f.error])) };
@@ -106,6 +106,16 @@ export class SuperTokensAuth implements Auth {
       if (isGeneralError(err)) return { ok: false, message: err.message };
       return { ok: false, message: "Could not reach the sign-in service. Check your connection and try again." };
     }
+  }
+}
+
+/** Keeps (or forgets) the email someone signed in with; a full or forbidden storage only costs the label. */
+function remember(who: { userId: string; email: string } | undefined): void {
+  try {
+    if (who) localStorage.setItem(EMAIL_KEY, JSON.stringify(who));
+    else localStorage.removeItem(EMAIL_KEY);
+  } catch {
+    // The person is still signed in (or out); only their name is not remembered.
   }
 }
 

@@ -30,7 +30,7 @@ import {
   sortRoomNames,
   trimOldest,
 } from "./room-state.js";
-import { loadRoomList, type RoomList, saveRoomList } from "./stored-rooms.js";
+import { loadRoomList, type RoomListChange, updateRoomList } from "./stored-rooms.js";
 
 /** What changed, for the views to redraw just that. */
 export type RoomsEvent =
@@ -68,6 +68,8 @@ export interface RoomsControllerOptions {
 const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
 /** An error for a room within this long of a message sent there is about that message. */
 const SEND_ERROR_WINDOW_MS = 3000;
+/** Longest a read mark waits to be written to storage. */
+const READ_MARKS_WRITE_DELAY_MS = 1000;
 
 /** How the page reads the next `history` frame of a room: set when a request is sent, kept until the next one. */
 type Expecting = { kind: "initial" } | { kind: "newer"; after: string } | { kind: "older"; before: string };
@@ -89,6 +91,7 @@ export class RoomsController {
   private readonly loadingOlder = new Set<string>();
   private readonly expecting = new Map<string, Expecting>();
   private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readMarksTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly lastSentAt = new Map<string, number>();
   /** Requests (`kind:room`) that failed once on this connection and were sent again; a second failure waits. */
   private readonly retried = new Set<string>();
@@ -159,7 +162,7 @@ export class RoomsController {
     if (!room || name === this.selectedRoom) return;
     this.selectedRoom = name;
     this.rooms.set(name, markRead(room));
-    this.persist();
+    this.persist({ selected: name });
     this.emit({ type: "selected", room: name });
     this.emit({ type: "rooms" });
   }
@@ -175,10 +178,9 @@ export class RoomsController {
       }
       this.rooms.set(name, emptyRoom(name));
       if (this.live) this.queue.enqueue({ room: name, kind: "join" }, { urgent: true });
+      this.persist({ joined: name });
     }
     this.select(name);
-    this.persist();
-    this.emit({ type: "rooms" });
     return { ok: true, room: name };
   }
 
@@ -236,6 +238,7 @@ export class RoomsController {
 
   /** Stops timers; the controller is not used again. */
   dispose(): void {
+    this.flushStorage();
     this.queue.reset();
     for (const timer of this.gapTimers.values()) clearTimeout(timer);
     this.gapTimers.clear();
@@ -276,9 +279,9 @@ export class RoomsController {
         break;
       case "presence":
         // Presence ends the answer to a join: the connection is in the room.
-        this.member.add(frame.room);
         this.queue.settle(frame.room, "presence");
-        this.updatePresence(frame.room, (room) => applyPresence(room, frame.users), true);
+        if (this.enterRoom(frame.room)) this.emit({ type: "rooms" });
+        this.updatePresence(frame.room, (room) => applyPresence(room, frame.users));
         break;
       case "joined":
         this.updatePresence(frame.room, (room) => applyJoined(room, frame.user));
@@ -306,20 +309,19 @@ export class RoomsController {
     const room = this.rooms.get(name);
     if (!room) return;
     // A history frame proves the join went through, even if its presence frame is still to come.
-    const wasMember = this.member.has(name);
-    this.member.add(name);
+    const entered = this.enterRoom(name);
     const answer = this.answerFor(name, frame);
     const selected = name === this.selectedRoom;
     const result = applyHistory(room, frame, answer, { ownUserId: this.options.ownUserId, selected });
     this.rooms.set(name, result.room);
-    if (result.room.readUpTo !== room.readUpTo) this.persist();
+    if (result.room.readUpTo !== room.readUpTo) this.persistReadMarksSoon();
     if (answer.kind === "older") this.loadingOlder.delete(name);
     const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
     if (result.added.length > 0) this.emit({ type: "messages", room: name, added: result.added, arrival });
     if (result.continueAfter) this.queue.enqueue({ room: name, kind: "newer" });
     this.afterMerge(name, arrival);
     this.emit({ type: "older", room: name });
-    if (!wasMember || result.room.unread !== room.unread) this.emit({ type: "rooms" });
+    if (entered || result.room.unread !== room.unread) this.emit({ type: "rooms" });
   }
 
   /**
@@ -345,7 +347,7 @@ export class RoomsController {
     const merged = mergeMessages(room, messages, { arrival, ownUserId: this.options.ownUserId, selected });
     if (merged.added.length === 0) return;
     this.rooms.set(name, merged.room);
-    if (merged.room.readUpTo !== room.readUpTo) this.persist();
+    if (merged.room.readUpTo !== room.readUpTo) this.persistReadMarksSoon();
     this.emit({ type: "messages", room: name, added: merged.added, arrival });
     if (merged.room.unread !== room.unread) this.emit({ type: "rooms" });
     this.afterMerge(name, arrival);
@@ -375,14 +377,23 @@ export class RoomsController {
     }
   }
 
-  private updatePresence(name: string, change: (room: RoomState) => RoomState, always = false): void {
+  private updatePresence(name: string, change: (room: RoomState) => RoomState): void {
     const room = this.rooms.get(name);
     if (!room) return;
     const next = change(room);
-    if (next === room && !always) return;
+    if (next === room) return;
     this.rooms.set(name, next);
     this.emit({ type: "presence", room: name });
-    if (always) this.emit({ type: "rooms" }); // a presence frame also means the join went through
+  }
+
+  /**
+   * A join's answer (history or presence) came: the room can be written to. Not for a room left meanwhile. True
+   * when that is news, which the room list shows.
+   */
+  private enterRoom(name: string): boolean {
+    if (!this.rooms.has(name) || this.member.has(name)) return false;
+    this.member.add(name);
+    return true;
   }
 
   private onError(frame: ErrorFrame): void {
@@ -499,30 +510,36 @@ export class RoomsController {
     clearTimeout(this.gapTimers.get(name));
     this.gapTimers.delete(name);
     this.queue.drop(name);
-    if (this.selectedRoom === name) {
+    const wasSelected = this.selectedRoom === name;
+    if (wasSelected) {
       this.selectedRoom = LOBBY;
       this.rooms.set(LOBBY, markRead(this.rooms.get(LOBBY) ?? emptyRoom(LOBBY)));
       this.emit({ type: "selected", room: LOBBY });
     }
-    this.persist();
+    this.persist({ left: name, ...(wasSelected ? { selected: LOBBY } : {}) });
     this.emit({ type: "rooms" });
   }
 
+  /** Writes this tab's change, with its read marks, into the list the person's tabs share (`updateRoomList`). */
+  private persist(change: RoomListChange = {}): void {
+    clearTimeout(this.readMarksTimer);
+    this.readMarksTimer = undefined;
+    const readUpTo: Record<string, string | undefined> = {};
+    for (const room of this.rooms.values()) readUpTo[room.name] = room.readUpTo;
+    updateRoomList(this.options.storage, this.storageKey, { ...change, readUpTo });
+  }
+
   /**
-   * The room list, the room on screen and what has been read, for the next visit and the person's other tabs. Read
-   * marks only move forward: another tab may have read further than this one.
+   * Read marks move with every message in the room on screen: they are written at most once a second, not once a
+   * message (each write is a `storage` event in the person's other tabs).
    */
-  private persist(): void {
-    const readUpTo = loadRoomList(this.options.storage, this.storageKey).readUpTo;
-    for (const room of this.rooms.values()) {
-      const theirs = readUpTo[room.name];
-      if (room.readUpTo !== undefined && (theirs === undefined || compareIds(room.readUpTo, theirs) > 0)) {
-        readUpTo[room.name] = room.readUpTo;
-      }
-    }
-    for (const name of Object.keys(readUpTo)) if (!this.rooms.has(name)) delete readUpTo[name];
-    const list: RoomList = { rooms: this.roomNames, selected: this.selectedRoom, readUpTo };
-    saveRoomList(this.options.storage, this.storageKey, list);
+  private persistReadMarksSoon(): void {
+    this.readMarksTimer ??= setTimeout(() => this.persist(), READ_MARKS_WRITE_DELAY_MS);
+  }
+
+  /** Writes read marks still waiting for their timer; for when the page goes away. */
+  flushStorage(): void {
+    if (this.readMarksTimer !== undefined) this.persist();
   }
 
   private emit(event: RoomsEvent): void {

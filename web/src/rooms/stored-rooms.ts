@@ -1,5 +1,5 @@
 import { LOBBY, MESSAGE_ID_PATTERN, ROOM_NAME_PATTERN } from "../../../core/protocol.js";
-import { MAX_ROOMS, sortRoomNames } from "./room-state.js";
+import { compareIds, MAX_ROOMS, sortRoomNames } from "./room-state.js";
 
 /** The rooms someone is in and the one on screen, kept per user so a reload (or the next visit) returns to them. */
 export interface RoomList {
@@ -41,10 +41,39 @@ export function loadRoomList(storage: Storage | undefined, key: string): RoomLis
   return { rooms: sortRoomNames(names), selected, readUpTo };
 }
 
-/** Writes the list; a full or forbidden storage only costs remembering it. */
-export function saveRoomList(storage: Storage | undefined, key: string, list: RoomList): void {
+/** What one tab changes in the list its person's tabs share. */
+export interface RoomListChange {
+  joined?: string;
+  left?: string;
+  /** The room on screen in this tab, to return to on the next visit. @default - the stored one stays */
+  selected?: string;
+  /** This tab's read marks; a stored one only moves forward. */
+  readUpTo?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Applies one tab's change to the stored list. A room joined or left is added or removed, rather than the tab's
+ * whole list written over one another tab may just have changed; read marks only move forward. Writes only when
+ * something changed, since every write is a `storage` event in the other tabs. A full or forbidden storage only
+ * costs remembering.
+ */
+export function updateRoomList(storage: Storage | undefined, key: string, change: RoomListChange): void {
+  if (!storage) return;
+  const stored = loadRoomList(storage, key);
+  const names = new Set(stored.rooms);
+  if (change.joined && names.size < MAX_ROOMS) names.add(change.joined);
+  if (change.left !== LOBBY && change.left !== undefined) names.delete(change.left);
+  const rooms = sortRoomNames(names);
+  const readUpTo: Record<string, string> = {};
+  for (const name of rooms) {
+    const [mine, theirs] = [change.readUpTo?.[name], stored.readUpTo[name]];
+    const later = mine === undefined || (theirs !== undefined && compareIds(theirs, mine) > 0) ? theirs : mine;
+    if (later !== undefined) readUpTo[name] = later;
+  }
+  const selected = [change.selected, stored.selected].find((name) => name !== undefined && names.has(name)) ?? LOBBY;
+  const next = JSON.stringify({ rooms, selected, readUpTo } satisfies RoomList);
   try {
-    storage?.setItem(key, JSON.stringify(list));
+    if (storage.getItem(key) !== next) storage.setItem(key, next);
   } catch {
     // Quota exceeded or storage disabled: the rooms still work for this visit.
   }

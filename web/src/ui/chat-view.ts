@@ -1,6 +1,6 @@
 import { ErrorCode, LOBBY, type MessageFrame } from "../../../core/protocol.js";
 import type { ConnectionState } from "../chat-socket.js";
-import { onlineList } from "../rooms/room-state.js";
+import { displayName, onlineList } from "../rooms/room-state.js";
 import type { RoomsController, RoomsEvent } from "../rooms/rooms-controller.js";
 import { Composer } from "./composer.js";
 import { el } from "./dom.js";
@@ -209,7 +209,7 @@ export class ChatView {
   private announce(messages: readonly MessageFrame[]): void {
     for (const message of messages) {
       if (message.sender.userId === this.ownUserId) continue;
-      const name = message.sender.name ?? message.sender.userId;
+      const name = displayName(message.sender);
       const text = message.text.length > ANNOUNCE_CHARS ? `${message.text.slice(0, ANNOUNCE_CHARS)}…` : message.text;
       this.announcer.append(el("p", {}, `${name}: ${text}`));
     }

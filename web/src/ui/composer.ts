@@ -93,10 +93,6 @@ export class Composer {
     this.error.textContent = message;
   }
 
-  focus(): void {
-    this.input.focus();
-  }
-
   private submit(): void {
     if (this.input.disabled) return;
     const problem = textProblem(this.input.value);

@@ -20,7 +20,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-export function append(parent: Node, ...children: Child[]): void {
+function append(parent: Node, ...children: Child[]): void {
   for (const child of children) {
     if (child === undefined || child === false) continue;
     parent.appendChild(typeof child === "string" ? document.createTextNode(child) : child);

@@ -1,5 +1,5 @@
 import type { MessageFrame } from "../../../core/protocol.js";
-import type { Arrival } from "../rooms/room-state.js";
+import { type Arrival, displayName } from "../rooms/room-state.js";
 import { el, srOnly } from "./dom.js";
 
 /** Consecutive messages from one sender within this gap share a header. */
@@ -83,10 +83,6 @@ export class MessageList {
     this.renderStatus();
   }
 
-  get size(): number {
-    return this.entries.length;
-  }
-
   /** Shows or hides the list; a list coming into view may need older messages to fill it. */
   setVisible(visible: boolean): void {
     // A hidden (display: none) list has no scroll position: remember it, so a room comes back as it was left.
@@ -167,7 +163,7 @@ export class MessageList {
 
   private render(frame: MessageFrame, time: number): HTMLLIElement {
     const own = frame.sender.userId === this.ownUserId;
-    const name = frame.sender.name ?? frame.sender.userId;
+    const name = displayName(frame.sender);
     const date = new Date(time);
     const sameDay = new Date().toDateString() === date.toDateString();
     return el(
