@@ -5,6 +5,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
 import { EnvVar } from "../core/env.js";
+import { ESM_REQUIRE_SHIM } from "../lib/bundling.js";
 import { onExit } from "./cleanup.js";
 import { type BenchRow, Section } from "./report.js";
 import { median, round } from "./stats.js";
@@ -14,10 +15,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /**
  * `lib/chat-function.ts`'s bundling, as `NodejsFunction` turns it into esbuild options: ESM for nodejs24.x, the
  * `require` shim banner, module-first main fields, minified, external source maps without sources, and `@aws-sdk/*`
- * external (the Lambda runtime has it). Keep in step with that file (its banner constant is not exported).
+ * external (the Lambda runtime has it). Keep in step with that file; the banner is shared (`lib/bundling.ts`).
  */
-const ESM_REQUIRE_SHIM =
-  "import { createRequire as __chatCreateRequire } from 'node:module'; const require = __chatCreateRequire(import.meta.url);";
 const LAMBDA_TARGET = "node24";
 
 /** Environment the handlers read at module scope (they build their clients there), named through `EnvVar`. */

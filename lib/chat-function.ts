@@ -5,16 +5,10 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { EnvVar } from "../core/env.js";
+import { ESM_REQUIRE_SHIM } from "./bundling.js";
 
 /** Longest a WebSocket route integration may run: API Gateway answers the client with an error after it. */
 export const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
-
-/**
- * ESM bundles get no `require`; a bundled CommonJS dependency that requires a Node built-in needs one. The alias
- * keeps it from clashing with a bundled module's own top-level `createRequire` import.
- */
-export const ESM_REQUIRE_SHIM =
-  "import { createRequire as __chatCreateRequire } from 'node:module'; const require = __chatCreateRequire(import.meta.url);";
 
 /** Properties of a `ChatFunction`. */
 export interface ChatFunctionProps {

@@ -1,4 +1,7 @@
+import { Broadcaster, onePage } from "../core/broadcast.js";
 import { EnvVar } from "../core/env.js";
+import { Logger } from "../core/logger.js";
+import { createManagementConnections } from "../core/management-client.js";
 import { type Sandbox, startSandbox } from "../sandbox/sandbox.js";
 
 /** What the load test needs of a sandbox, wherever it runs. */
@@ -46,6 +49,10 @@ export async function startSandboxService(): Promise<SandboxService> {
     },
     handlerEnv: { [EnvVar.MessageBurst]: UNLIMITED, [EnvVar.MessagesPerSecond]: UNLIMITED },
   });
+  const broadcaster = new Broadcaster(
+    createManagementConnections({ endpoint: sandbox.urls.management }),
+    new Logger({ sink: () => {} }),
+  );
   return {
     endpoint: () => ({
       webSocketUrl: sandbox.urls.webSocket,
@@ -54,14 +61,15 @@ export async function startSandboxService(): Promise<SandboxService> {
     async flush(marker) {
       await sandbox.hooks.idle();
       const open = sandbox.hooks.connections();
-      const body = JSON.stringify({ type: "marker", marker });
-      await forEachLimited(open, 100, async ({ connectionId }) => {
-        const response = await fetch(`${sandbox.urls.management}/@connections/${encodeURIComponent(connectionId)}`, {
-          method: "POST",
-          body,
-        });
-        await response.arrayBuffer();
+      // Through the chat's own broadcaster and client, so a marker that does not arrive says so here.
+      const result = await broadcaster.send({
+        recipients: onePage(open),
+        data: JSON.stringify({ type: "marker", marker }),
+        onGone: async () => {},
       });
+      if (result.delivered !== open.length) {
+        throw new Error(`flush marker reached ${result.delivered} of ${open.length} connections`);
+      }
       return open.length;
     },
     stats: () => ({ openConnections: sandbox.hooks.connections().length, warnings, firstWarnings }),

@@ -300,7 +300,8 @@ export class Gateway {
     const now = this.options.clock();
     connection.lastActiveAt = now;
     connection.timers?.touch();
-    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    // ws hands over a Buffer unless told otherwise; copy only what is not one already.
+    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const body = isBinary ? buffer.toString("base64") : buffer.toString("utf8");
     const routeKey = isBinary ? RouteKey.Default : this.selectRoute(body);
     const requestId = gatewayId();

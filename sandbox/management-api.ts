@@ -54,7 +54,7 @@ export function createManagementApi(options: ManagementApiOptions): RequestListe
       data = await readBody(req, options.maxPostBytes);
       if (data === undefined) return sendError(res, 413);
     }
-    const fault = options.faults.take({ method, connectionId, payload: data?.toString("utf8") });
+    const fault = options.faults.take({ method, connectionId, payload: data });
     if (fault?.delayMs) await delay(fault.delayMs);
     if (fault?.status) return sendError(res, fault.status);
 

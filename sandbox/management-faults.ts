@@ -22,8 +22,8 @@ export interface FaultRule extends CountedRule {
 export interface ManagementCall {
   method: ManagementMethod;
   connectionId: string;
-  /** A POST's body, as text. */
-  payload?: string;
+  /** A POST's body; decoded only for a rule that looks at it (this runs once per recipient of every broadcast). */
+  payload?: Buffer;
 }
 
 export interface Fault {
@@ -39,7 +39,7 @@ export interface Fault {
 export class ManagementFaults {
   private readonly rules = new FaultRules<FaultRule, ManagementCall>((rule, call) => {
     if (rule.methods && !rule.methods.includes(call.method)) return false;
-    if (rule.payload && (call.payload === undefined || !rule.payload(call.payload))) return false;
+    if (rule.payload && (call.payload === undefined || !rule.payload(call.payload.toString("utf8")))) return false;
     const ids = rule.connectionIds;
     if (ids === undefined) return true;
     return typeof ids === "function" ? ids(call.connectionId) : ids.includes(call.connectionId);

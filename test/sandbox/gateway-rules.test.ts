@@ -111,7 +111,11 @@ describe("authorizer outcome", () => {
 });
 
 describe("management API faults", () => {
-  const post = (connectionId: string, payload = "{}") => ({ method: "POST" as const, connectionId, payload });
+  const post = (connectionId: string, payload = "{}") => ({
+    method: "POST" as const,
+    connectionId,
+    payload: Buffer.from(payload),
+  });
 
   it("applies the first matching rule, counts down its times, and can be removed", () => {
     const faults = new ManagementFaults();
