@@ -274,9 +274,9 @@ export class ChatService {
   }
 
   /**
-   * Sends a frame to everyone in the room. Connections found gone are forgotten; unless `silentCleanup`, their
-   * rooms also hear that their user left (those announcements clean up silently here; batches of them handed to
-   * fan-out workers may announce once more, which still ends, since each gone connection is forgotten once).
+   * Sends a frame to everyone in the room, here and through the fan-out workers. Connections found gone are
+   * forgotten; unless `silentCleanup`, their rooms also hear that their user left (those announcements clean up
+   * silently, so a mass disconnect does not announce departures of departures).
    */
   private toRoom(room: string, frame: ServerFrame, options: ToRoomOptions = {}): Promise<FanoutResult> {
     return this.fanout.send({
@@ -284,6 +284,7 @@ export class ChatService {
       data: JSON.stringify(frame),
       expiredAt: this.nowSeconds(),
       room,
+      silentCleanup: options.silentCleanup,
       onGone: ({ connectionId, userId }) =>
         this.forgetGone(connectionId, !options.silentCleanup, userId ? { room, userId } : undefined),
       onExpired: ({ connectionId }) => this.deps.api.close(connectionId),

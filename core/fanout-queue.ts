@@ -10,6 +10,8 @@ export interface FanoutBatch {
   expiredAt: number;
   /** The room it was sent to: lets the worker drop the membership of a connection that has no record left. */
   room?: string;
+  /** Gone connections are forgotten without announcing their departure (the frame is itself such an announcement). */
+  silentCleanup?: true;
 }
 
 /** Where the message handler hands batches it will not send itself. */

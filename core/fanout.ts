@@ -17,6 +17,8 @@ export interface FanoutTarget {
   onExpired: (recipient: Recipient) => Promise<void>;
   /** The room being sent to, passed on to the workers for their clean-up. */
   room?: string;
+  /** Passed on to the workers: what `onGone` does here, minus announcements. See `FanoutBatch`. */
+  silentCleanup?: boolean;
 }
 
 export interface FanoutResult extends BroadcastResult {
@@ -76,6 +78,7 @@ export class Fanout {
           recipients,
           expiredAt: target.expiredAt,
           ...(target.room ? { room: target.room } : {}),
+          ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
         })
         .then(
           () => {

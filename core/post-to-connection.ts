@@ -1,7 +1,7 @@
 import { type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { type Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { ChatError } from "./errors.js";
-import { type SigningCredentials, SigV4Signer } from "./sigv4-signer.js";
+import { type SigningCredentials, SigV4Signer, sha256Hex } from "./sigv4-signer.js";
 
 export interface PostToConnectionOptions {
   /** The stage's management endpoint, `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`. */
@@ -57,6 +57,7 @@ const ERROR_TYPES: Record<number, string> = {
 export class PostToConnection {
   private readonly url: URL;
   private signer: Promise<SigV4Signer> | undefined;
+  private lastBody: { data: string; hash: string } | undefined;
   private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
   private readonly clock: () => number;
@@ -72,8 +73,17 @@ export class PostToConnection {
   async post(connectionId: string, data: string): Promise<void> {
     const path = `${this.url.pathname}/@connections/${encodeURIComponent(connectionId)}`;
     this.signer ??= this.options.region().then((region) => new SigV4Signer(region, "execute-api"));
+    // A broadcast posts one body to every recipient: hash it once.
+    if (this.lastBody?.data !== data) this.lastBody = { data, hash: sha256Hex(data) };
     const headers = (await this.signer).sign(
-      { method: "POST", host: this.url.host, path, headers: { "content-type": CONTENT_TYPE }, body: data },
+      {
+        method: "POST",
+        host: this.url.host,
+        path,
+        headers: { "content-type": CONTENT_TYPE },
+        body: data,
+        payloadHash: this.lastBody.hash,
+      },
       await this.options.credentials(),
       new Date(this.clock()),
     );

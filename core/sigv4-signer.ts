@@ -16,6 +16,8 @@ export interface SignableRequest {
   /** Headers to sign besides `host`, `x-amz-date` and `x-amz-security-token`; names in lower case. */
   headers: Record<string, string>;
   body?: string;
+  /** The body's SHA-256, hex, when the caller has it already. @default - computed here */
+  payloadHash?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export class SigV4Signer {
       ...names.map((name) => `${name}:${headers[name]}`),
       "",
       signedHeaders,
-      sha256Hex(request.body ?? ""),
+      request.payloadHash ?? sha256Hex(request.body ?? ""),
     ].join("\n");
     const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
     const signature = createHmac("sha256", this.signingKey(scope, credentials.secretAccessKey))
@@ -71,7 +73,7 @@ export class SigV4Signer {
 }
 
 const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
-const sha256Hex = (data: string) => createHash("sha256").update(data).digest("hex");
+export const sha256Hex = (data: string) => createHash("sha256").update(data).digest("hex");
 
 /** The path with `.`/`..`/empty segments resolved, then URI-encoded again, as SigV4 defines it outside S3. */
 function canonicalPath(path: string): string {

@@ -41,7 +41,11 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
           data: batch.data,
           expiredAt: batch.expiredAt,
           onGone: ({ connectionId, userId }) =>
-            chat.forgetGone(connectionId, true, batch.room && userId ? { room: batch.room, userId } : undefined),
+            chat.forgetGone(
+              connectionId,
+              !batch.silentCleanup,
+              batch.room && userId ? { room: batch.room, userId } : undefined,
+            ),
           onExpired: ({ connectionId }) => connections.close(connectionId),
         });
         logger.info("fan-out batch sent", { messageId: record.messageId, ...result });

@@ -110,6 +110,35 @@ describe("fan-out worker", () => {
     expect(closed).toEqual(["c2"]);
   });
 
+  it("forgets gone connections without announcing them when the batch says so, and announces them otherwise", async () => {
+    const { api } = fakeConnections(["c1"]);
+    const announced: boolean[] = [];
+    const handler = createFanoutWorkerHandler({
+      chat: { forgetGone: async (_id, announce = true) => void announced.push(announce) },
+      connections: api,
+      logger: quiet,
+    });
+    const batch = (extra: Partial<FanoutBatch>) =>
+      JSON.stringify({ data: "{}", expiredAt: 0, recipients: [{ connectionId: "c1" }], ...extra });
+    await handler(sqsEvent(batch({ silentCleanup: true }), batch({})));
+    expect(announced).toEqual([false, true]);
+  });
+
+  it("passes a silent clean-up on to the batches it queues", async () => {
+    const batches: FanoutBatch[] = [];
+    const fanout = new Fanout(
+      new Broadcaster(fakeConnections().api, quiet),
+      { enqueue: async (b) => void batches.push(b) },
+      quiet,
+      {
+        batchSize: 100,
+      },
+    );
+    await fanout.send({ ...target(250), silentCleanup: true });
+    await fanout.send(target(250));
+    expect(batches.map((b) => b.silentCleanup)).toEqual([true, true, undefined, undefined]);
+  });
+
   it("drops a malformed batch instead of retrying it forever, and still works on the others", async () => {
     const { api, delivered } = fakeConnections();
     const handler = createFanoutWorkerHandler({

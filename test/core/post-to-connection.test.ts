@@ -90,6 +90,28 @@ describe("PostToConnection", () => {
     );
   });
 
+  it("signs each body it sends, when the body changes between posts and back", async () => {
+    const valid: boolean[] = [];
+    handler = (req, body, res) => {
+      const expected = new SigV4Signer("eu-west-1", "execute-api").sign(
+        {
+          method: "POST",
+          host: String(req.headers.host),
+          path: String(req.url),
+          headers: { "content-type": "application/octet-stream" },
+          body,
+        },
+        credentials,
+        new Date(now),
+      );
+      valid.push(req.headers.authorization === expected.authorization);
+      res.writeHead(200).end();
+    };
+    const post = poster();
+    for (const body of ['{"n":1}', '{"n":1}', '{"n":2}', '{"n":1}']) await post.post("abc=", body);
+    expect(valid).toEqual([true, true, true, true]);
+  });
+
   it.each([
     [410, "GoneException", isGone],
     [429, "LimitExceededException", isThrottled],
