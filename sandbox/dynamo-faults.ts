@@ -2,6 +2,7 @@ import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { type CountedRule, FaultRules } from "./fault-rules.js";
+import { urlHost } from "./url-host.js";
 
 /** Errors DynamoDB answers with when it is overloaded or failing; the SDK retries the first two. */
 export type DynamoFaultError = "ProvisionedThroughputExceededException" | "ThrottlingException" | "InternalServerError";
@@ -88,7 +89,7 @@ export async function startDynamoFaultProxy(target: string, host: string): Promi
       }
       const forward = request(
         {
-          host: upstream.hostname,
+          host: upstream.hostname.replace(/^\[|\]$/g, ""), // an IPv6 URL host carries brackets; a socket address does not
           port: upstream.port,
           method: req.method,
           path: req.url,
@@ -108,7 +109,7 @@ export async function startDynamoFaultProxy(target: string, host: string): Promi
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    endpoint: `http://${urlHost(host)}:${port}`,
     faults,
     close: () =>
       new Promise<void>((resolve) => {

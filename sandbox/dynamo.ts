@@ -9,6 +9,7 @@ import { createDocumentClient } from "../core/dynamodb-client.js";
 import { roomTableCreateInput } from "../core/room-table.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { SandboxStartError } from "./errors.js";
+import { urlHost } from "./url-host.js";
 
 export type DynamoOptions =
   /** dynalite, in this process: starts in milliseconds, nothing to install. */
@@ -73,7 +74,7 @@ async function run(options: DynamoOptions, host: string) {
       await listen(server, host);
       const { port } = server.address() as AddressInfo;
       return {
-        endpoint: `http://${host}:${port}`,
+        endpoint: `http://${urlHost(host)}:${port}`,
         description: "dynalite (in-process)",
         close: () => closeServer(server),
       };

@@ -6,6 +6,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { SandboxStartError } from "./errors.js";
 import { freePort } from "./free-port.js";
+import { urlHost } from "./url-host.js";
 
 export interface DynamoDbLocalProcess {
   endpoint: string;
@@ -45,7 +46,7 @@ export async function startDynamoDbLocal(options: {
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const stop = stopper(child);
-    const endpoint = `http://${options.host}:${port}`;
+    const endpoint = `http://${urlHost(options.host)}:${port}`;
     try {
       await waitUntilReady(child, endpoint, options.startTimeoutMs);
       return { endpoint, close: stop };

@@ -25,6 +25,7 @@ import { createManagementApi } from "./management-api.js";
 import { ManagementFaults } from "./management-faults.js";
 import { placeholderPage } from "./placeholder-page.js";
 import { SandboxLog } from "./sandbox-log.js";
+import { urlHost } from "./url-host.js";
 
 /** How the emulated API Gateway behaves; every limit as on AWS unless changed (tests shorten the timeouts). */
 export interface GatewaySettings {
@@ -231,15 +232,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     );
     undo.push(() => closeServer(gatewayServer));
 
-    const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
-    const pageOrigin = `http://${urlHost}:${pagePort}`;
+    const pageOrigin = `http://${urlHost(host)}:${pagePort}`;
     const appName = options.appName ?? "Chat";
     const auth = await createAuthBackend(authOptions, { pageOrigin, appName, clock }, signingKey);
     const urls: SandboxUrls = {
       page: `${pageOrigin}/`,
       config: `${pageOrigin}/config.json`,
-      webSocket: `ws://${urlHost}:${gatewayPort}/${stage}`,
-      management: `http://${urlHost}:${gatewayPort}/${stage}`,
+      webSocket: `ws://${urlHost(host)}:${gatewayPort}/${stage}`,
+      management: `http://${urlHost(host)}:${gatewayPort}/${stage}`,
       jwks: auth.jwksUri,
       issuer: auth.issuer,
       dynamodb: dynamo.endpoint,
