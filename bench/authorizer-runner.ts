@@ -1,10 +1,11 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import jwt, { type JwtHeader, type SigningKeyCallback } from "jsonwebtoken";
 import jwksClient from "jwks-rsa";
 import { TokenVerifier } from "../core/token-verifier.js";
 import { DevIssuer } from "../sandbox/dev-issuer.js";
+import { closeServer } from "../sandbox/server-lifecycle.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 /** The verification paths the authorizer section compares. */
@@ -121,11 +122,4 @@ async function slice(verify: Verify, tokens: string[], sliceMs: number): Promise
     now = performance.now();
   }
   return { ops, seconds: (now - begin) / 1000 };
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

@@ -9,6 +9,7 @@ import { createDocumentClient } from "../core/dynamodb-client.js";
 import { Limits } from "../core/protocol.js";
 import { type MemberItem, roomTableCreateInput, SortKey } from "../core/room-table.js";
 import { startDynamoDbLocal } from "../sandbox/dynamodb-local.js";
+import { closeServer } from "../sandbox/server-lifecycle.js";
 
 /** Which local DynamoDB holds the table. */
 export type DynamoKind = "dynalite" | "dynamodb-local";
@@ -94,11 +95,7 @@ async function startDynalite() {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     description: "dynalite (in the bench process)",
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

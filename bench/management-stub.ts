@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeServer } from "../sandbox/server-lifecycle.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 /** How the stub behaves: a remote service with a fixed latency and a cap on calls served at once. */
@@ -150,10 +151,6 @@ export async function serve(options: StubOptions): Promise<ServiceMethods> {
     stats: async () => ({ ...stub.stats }),
     reset: async () => stub.reset(),
     configure: async (settings: Partial<StubSettings>) => stub.configure(settings),
-    close: () =>
-      new Promise<void>((resolve) => {
-        stub.server.close(() => resolve());
-        stub.server.closeAllConnections();
-      }),
+    close: () => closeServer(stub.server),
   };
 }

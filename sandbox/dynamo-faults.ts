@@ -1,7 +1,7 @@
 import { Agent, createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { type CountedRule, FaultRules } from "./fault-rules.js";
+import { closeServer, listenOn } from "./server-lifecycle.js";
 import { urlHost } from "./url-host.js";
 
 /** Errors DynamoDB answers with when it is overloaded or failing; the SDK retries the first two. */
@@ -106,16 +106,13 @@ export async function startDynamoFaultProxy(target: string, host: string): Promi
     })();
   });
   server.keepAliveTimeout = 0;
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, 0, host);
   return {
     endpoint: `http://${urlHost(host)}:${port}`,
     faults,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        agent.destroy();
-      }),
+    close: () => {
+      agent.destroy();
+      return closeServer(server);
+    },
   };
 }

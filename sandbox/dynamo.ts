@@ -1,5 +1,3 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -9,6 +7,7 @@ import { createDocumentClient } from "../core/dynamodb-client.js";
 import { roomTableCreateInput } from "../core/room-table.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { SandboxStartError } from "./errors.js";
+import { closeServer, listenOn } from "./server-lifecycle.js";
 import { urlHost } from "./url-host.js";
 
 export type DynamoOptions =
@@ -71,8 +70,7 @@ async function run(options: DynamoOptions, host: string) {
     case "dynalite": {
       // No artificial CREATING delay: the table is usable at once.
       const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-      await listen(server, host);
-      const { port } = server.address() as AddressInfo;
+      const port = await listenOn(server, 0, host);
       return {
         endpoint: `http://${urlHost(host)}:${port}`,
         description: "dynalite (in-process)",
@@ -112,21 +110,4 @@ async function createTable(
   } finally {
     client.destroy();
   }
-}
-
-function listen(server: Server, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

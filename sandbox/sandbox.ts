@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Env, EnvVar } from "../core/env.js";
@@ -25,6 +24,7 @@ import { createManagementApi } from "./management-api.js";
 import { ManagementFaults } from "./management-faults.js";
 import { placeholderPage } from "./placeholder-page.js";
 import { SandboxLog } from "./sandbox-log.js";
+import { closeServer, listenOn } from "./server-lifecycle.js";
 import { urlHost } from "./url-host.js";
 
 /** How the emulated API Gateway behaves; every limit as on AWS unless changed (tests shorten the timeouts). */
@@ -362,23 +362,12 @@ function notReady(_req: IncomingMessage, res: ServerResponse): void {
   res.end(JSON.stringify({ message: "The sandbox is starting." }));
 }
 
-function listen(server: Server, port: number, host: string, what: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const failed = (err: NodeJS.ErrnoException) => {
-      const detail = err.code === "EADDRINUSE" ? `port ${port} on ${host} is in use; choose another port` : err.message;
-      reject(new SandboxStartError(what, detail, err));
-    };
-    server.once("error", failed);
-    server.listen(port, host, () => {
-      server.off("error", failed);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+async function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+  try {
+    return await listenOn(server, port, host);
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    const detail = code === "EADDRINUSE" ? `port ${port} on ${host} is in use; choose another port` : message;
+    throw new SandboxStartError(what, detail, err);
+  }
 }
