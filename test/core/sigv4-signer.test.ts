@@ -116,4 +116,31 @@ describe("SigV4Signer", () => {
       expect(sign(credentials, date)).toBe((await reference(request, credentials, "eu-west-1", date)).authorization);
     }
   });
+
+  it("stays exact when one signer's requests change their second, credentials, host, headers or path", async () => {
+    // The signer reuses what successive requests share: each change below must be seen.
+    const signer = new SigV4Signer("eu-west-1", "execute-api");
+    const headers = { "content-type": "application/json" };
+    const other = { ...temporary, accessKeyId: "ASIAOTHER", sessionToken: "other+token" };
+    const steps: [SigningCredentials, string, string, string, Record<string, string>][] = [
+      [temporary, "2026-11-29T08:00:00.100Z", host, "/prod/@connections/a%3D", headers],
+      [temporary, "2026-11-29T08:00:00.900Z", host, "/prod/@connections/b%2B", headers],
+      [temporary, "2026-11-29T08:00:01.000Z", host, "/prod/@connections/b%2B", headers],
+      [other, "2026-11-29T08:00:01.000Z", host, "/prod/@connections/b%2B", headers],
+      [other, "2026-11-29T08:00:01.000Z", "other.example.com", "/prod/@connections/b%2B", headers],
+      [other, "2026-11-29T08:00:01.000Z", "other.example.com", "/prod/@connections/b%2B", { ...headers }],
+      [other, "2026-11-29T08:00:01.000Z", host, "/beta/@connections/c", headers],
+      [other, "2026-11-29T08:00:01.000Z", host, "/beta/./x/../@connections/c", headers],
+      [other, "2026-11-29T08:00:01.000Z", host, "/beta/@connections/..", headers],
+      [temporary, "2026-11-29T08:00:01.000Z", host, "/prod/@connections/a%3D", headers],
+    ];
+    for (const [credentials, at, stepHost, path, stepHeaders] of steps) {
+      const date = new Date(at);
+      const request = { method: "POST", host: stepHost, path, body: "{}" };
+      const ours = signer.sign({ ...request, headers: stepHeaders }, credentials, date);
+      expect(ours.authorization, `${at} ${stepHost} ${path}`).toBe(
+        (await reference(request, credentials, "eu-west-1", date)).authorization,
+      );
+    }
+  });
 });
