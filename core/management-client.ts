@@ -17,37 +17,30 @@ export interface ManagementClientOptions {
  * The `@connections` client. The SDK does not retry: the broadcaster retries throttles itself, with backoff, per
  * recipient. Local endpoints get fixed credentials and region.
  */
-export function createManagementClient(
-  options: ManagementClientOptions,
-  agents = keepAliveAgents(options.maxSockets),
-): ApiGatewayManagementApiClient {
+export function createManagementClient(options: ManagementClientOptions): ApiGatewayManagementApiClient {
+  // Gone connections are deleted from inside the broadcast's slots: as many at once as there are posts.
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY };
   return new ApiGatewayManagementApiClient({
     endpoint: options.endpoint,
     maxAttempts: 1,
-    requestHandler: { httpAgent: agents.http, httpsAgent: agents.https },
+    requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
     ...(isLocal(options.endpoint) ? LOCAL_ENDPOINT_SETTINGS : {}),
   });
 }
 
 /**
  * The management API as the chat uses it: the SDK client, with `PostToConnection` (one call per recipient of every
- * broadcast) sent by `PostToConnection` on the same sockets, credentials and region.
+ * broadcast) sent by `PostToConnection` on connections of its own, with the client's credentials and region.
  */
 export function createManagementConnections(options: ManagementClientOptions): ManagementApiConnections {
-  const agents = keepAliveAgents(options.maxSockets);
-  const client = createManagementClient(options, agents);
+  const client = createManagementClient(options);
   const poster = new PostToConnection({
     endpoint: options.endpoint,
     region: () => client.config.region(),
     credentials: () => client.config.credentials(),
-    agent: isLocal(options.endpoint) ? agents.http : agents.https,
+    maxSockets: options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY,
   });
   return new ManagementApiConnections(client, poster);
-}
-
-function keepAliveAgents(maxSockets = DEFAULT_BROADCAST_CONCURRENCY) {
-  const agentOptions = { keepAlive: true, maxSockets };
-  return { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
 }
 
 const isLocal = (endpoint: string) => endpoint.startsWith("http://");

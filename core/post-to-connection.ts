@@ -1,6 +1,6 @@
-import { type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { type Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { ChatError } from "./errors.js";
+import type { Http1Response } from "./http1-response-parser.js";
+import { KeepAlivePool, type KeepAlivePoolOptions, RequestTimeoutError } from "./keep-alive-pool.js";
 import { type SigningCredentials, SigV4Signer, sha256Hex } from "./sigv4-signer.js";
 
 export interface PostToConnectionOptions {
@@ -10,10 +10,12 @@ export interface PostToConnectionOptions {
   region: () => Promise<string>;
   /** Resolved per call; the SDK's providers cache and refresh them. */
   credentials: () => Promise<SigningCredentials>;
-  /** Keep-alive pool; `https:` endpoints need an `https.Agent`. */
-  agent: HttpAgent | HttpsAgent;
+  /** Connections kept alive: as many as the broadcast has posts in flight. */
+  maxSockets: number;
   /** Longest wait for one answer. @default 10000 */
   timeoutMs?: number;
+  /** For tests: a private CA. @default Node's trusted CAs */
+  tls?: KeepAlivePoolOptions["tls"];
   /** @default Date.now */
   clock?: () => number;
 }
@@ -36,8 +38,11 @@ export class ManagementApiError extends ChatError {
   }
 }
 
-/** What the SDK sends with `PostToConnection`'s blob: the bytes go to the socket as they are. */
-const CONTENT_TYPE = "application/octet-stream";
+/**
+ * What the SDK sends with `PostToConnection`'s blob (the bytes go to the socket as they are). One object for every
+ * post, so that the signer sees the same headers and reuses its work.
+ */
+const SIGNED_HEADERS = { "content-type": "application/octet-stream" };
 
 /** API Gateway's error types by status, for answers that do not name theirs. */
 const ERROR_TYPES: Record<number, string> = {
@@ -49,96 +54,82 @@ const ERROR_TYPES: Record<number, string> = {
 };
 
 /**
- * `PostToConnection` as one SigV4-signed HTTPS request on a keep-alive pool. The broadcast makes this call once per
- * recipient, and through the SDK each costs about 1 ms of CPU (a middleware stack built per command, endpoint rules,
- * the general signer), which makes a broadcast CPU-bound long before API Gateway is busy. This costs about a third
- * (docs/PERFORMANCE.md). Every other management call stays with the SDK.
+ * `PostToConnection` as one SigV4-signed HTTPS request on a `KeepAlivePool`. The broadcast makes this call once per
+ * recipient; through the SDK each costs about 1 ms of CPU (a middleware stack built per command, endpoint rules, the
+ * general signer) and through `node:http` still about 0.2 ms, either of which makes a broadcast CPU-bound long
+ * before API Gateway is busy (docs/PERFORMANCE.md). Every other management call stays with the SDK.
  */
 export class PostToConnection {
   private readonly url: URL;
+  private readonly pool: KeepAlivePool;
   private signer: Promise<SigV4Signer> | undefined;
-  private lastBody: { data: string; hash: string } | undefined;
-  private readonly send: typeof httpRequest;
-  private readonly timeoutMs: number;
+  private lastBody: { data: string; hash: string; length: number } | undefined;
+  private checkedCredentials: SigningCredentials | undefined;
   private readonly clock: () => number;
 
   constructor(private readonly options: PostToConnectionOptions) {
     this.url = new URL(options.endpoint.replace(/\/+$/, ""));
-    this.send = this.url.protocol === "https:" ? httpsRequest : httpRequest;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
+    this.pool = new KeepAlivePool({
+      origin: this.url,
+      maxSockets: options.maxSockets,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      tls: options.tls,
+    });
   }
 
   /** Resolves once API Gateway has taken the frame; rejects with a `ManagementApiError`. */
   async post(connectionId: string, data: string): Promise<void> {
     const path = `${this.url.pathname}/@connections/${encodeURIComponent(connectionId)}`;
     this.signer ??= this.options.region().then((region) => new SigV4Signer(region, "execute-api"));
-    // A broadcast posts one body to every recipient: hash it once.
-    if (this.lastBody?.data !== data) this.lastBody = { data, hash: sha256Hex(data) };
+    // A broadcast posts one body to every recipient: hash and measure it once. Held here, before any await: posts
+    // of other bodies may run meanwhile and replace `lastBody`.
+    if (this.lastBody?.data !== data) {
+      this.lastBody = { data, hash: sha256Hex(data), length: Buffer.byteLength(data) };
+    }
+    const body = this.lastBody;
+    const credentials = await this.options.credentials();
+    if (credentials !== this.checkedCredentials) {
+      // Credentials end up in headers: a line break in one would split the request.
+      if (!HEADER_VALUE.test(`${credentials.accessKeyId}${credentials.sessionToken ?? ""}`)) {
+        throw new ManagementApiError("InvalidCredentials", connectionId, undefined, "a control character");
+      }
+      this.checkedCredentials = credentials;
+    }
     const headers = (await this.signer).sign(
       {
         method: "POST",
         host: this.url.host,
         path,
-        headers: { "content-type": CONTENT_TYPE },
-        body: data,
-        payloadHash: this.lastBody.hash,
+        headers: SIGNED_HEADERS,
+        payloadHash: body.hash,
       },
-      await this.options.credentials(),
+      credentials,
       new Date(this.clock()),
     );
+    let head = `POST ${path} HTTP/1.1\r\n`;
+    for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+    head += `content-length: ${body.length}\r\n\r\n`;
+    let response: Http1Response;
     try {
-      return await this.attempt(connectionId, path, headers, data);
+      response = await this.pool.request(head, data);
     } catch (err) {
-      // A keep-alive socket the server closed as we reused it: nothing was delivered, so once more on a fresh one.
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return this.attempt(connectionId, path, headers, data);
-      throw err;
+      throw unanswered(connectionId, err instanceof RequestTimeoutError ? "TimeoutError" : "NetworkError", err);
     }
+    if (response.status < 200 || response.status >= 300) throw errorFromAnswer(connectionId, response);
   }
 
-  private attempt(connectionId: string, path: string, headers: Record<string, string>, data: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const req = this.send(
-        {
-          protocol: this.url.protocol,
-          host: this.url.hostname,
-          port: this.url.port,
-          method: "POST",
-          path,
-          headers: { ...headers, "content-length": Buffer.byteLength(data) },
-          agent: this.options.agent,
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            res.resume();
-            res.once("end", resolve);
-            return;
-          }
-          void readAll(res).then(
-            (body) => reject(errorFromAnswer(connectionId, res, status, body)),
-            (err: unknown) => reject(unanswered(connectionId, "NetworkError", err)),
-          );
-        },
-      );
-      req.once("timeout", () =>
-        req.destroy(unanswered(connectionId, "TimeoutError", `no answer in ${this.timeoutMs} ms`)),
-      );
-      req.once("error", (err: NodeJS.ErrnoException) => {
-        const error = err instanceof ManagementApiError ? err : unanswered(connectionId, "NetworkError", err);
-        // Only a reset on a reused socket before any answer is safe to repeat.
-        if (req.reusedSocket && err.code === "ECONNRESET") Object.assign(error, { reusedSocket: true });
-        reject(error);
-      });
-      req.end(data);
-    });
+  /** Closes the kept-alive connections. */
+  destroy(): void {
+    this.pool.destroy();
   }
 }
 
-function errorFromAnswer(connectionId: string, res: IncomingMessage, status: number, body: string) {
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
+function errorFromAnswer(connectionId: string, { status, headers, body }: Http1Response) {
   // `x-amzn-ErrorType` may carry a namespace after a colon, as in `GoneException:http://internal.amazon.com/...`.
-  const named = String(res.headers["x-amzn-errortype"] ?? "").split(":")[0];
+  const named = (headers.get("x-amzn-errortype") ?? "").split(":")[0];
   const type = named || ERROR_TYPES[status] || (status >= 500 ? "InternalServerErrorException" : "UnknownError");
   let detail = body.slice(0, 200);
   try {
@@ -146,20 +137,8 @@ function errorFromAnswer(connectionId: string, res: IncomingMessage, status: num
   } catch {
     // not JSON: keep the text
   }
-  return new ManagementApiError(type, connectionId, status, detail, headerValue(res, "x-amzn-requestid"));
+  return new ManagementApiError(type, connectionId, status, detail, headers.get("x-amzn-requestid"));
 }
 
 const unanswered = (connectionId: string, type: string, cause: unknown) =>
   new ManagementApiError(type, connectionId, undefined, cause instanceof Error ? cause.message : String(cause));
-
-const headerValue = (res: IncomingMessage, name: string) => {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
-
-async function readAll(res: IncomingMessage): Promise<string> {
-  let body = "";
-  res.setEncoding("utf8");
-  for await (const chunk of res) body += chunk;
-  return body;
-}

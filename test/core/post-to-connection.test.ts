@@ -1,11 +1,10 @@
 import { once } from "node:events";
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isGone, isThrottled } from "../../core/connections-api.js";
 import { createManagementConnections } from "../../core/management-client.js";
-import { ManagementApiError, PostToConnection } from "../../core/post-to-connection.js";
+import { ManagementApiError, PostToConnection, type PostToConnectionOptions } from "../../core/post-to-connection.js";
 import { SigV4Signer } from "../../core/sigv4-signer.js";
 
 // PostToConnection against a real HTTP server standing in for API Gateway: what reaches it, and how each of its
@@ -18,7 +17,8 @@ const now = Date.parse("2026-11-29T09:00:00Z");
 let server: Server;
 let handler: Handler;
 let endpoint: string;
-let agent: Agent;
+/** Posters made by a test, closed after it. */
+let posters: PostToConnection[];
 
 beforeEach(async () => {
   handler = (_req, _body, res) => res.writeHead(200).end();
@@ -33,24 +33,41 @@ beforeEach(async () => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
-  agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  posters = [];
 });
 
 afterEach(async () => {
-  agent.destroy();
+  for (const post of posters) post.destroy();
   server.closeAllConnections();
   server.close();
 });
 
-const poster = (options: { timeoutMs?: number } = {}) =>
-  new PostToConnection({
+const poster = (options: Partial<PostToConnectionOptions> = {}) => {
+  const post = new PostToConnection({
     endpoint,
     region: async () => "eu-west-1",
     credentials: async () => credentials,
-    agent,
+    maxSockets: 4,
     clock: () => now,
     ...options,
   });
+  posters.push(post);
+  return post;
+};
+
+/** The headers a server checking the signature recomputes from what it received. */
+const signedFor = (req: { url?: string; headers: IncomingMessage["headers"] }, body: string) =>
+  new SigV4Signer("eu-west-1", "execute-api").sign(
+    {
+      method: "POST",
+      host: String(req.headers.host),
+      path: String(req.url),
+      headers: { "content-type": "application/octet-stream" },
+      body,
+    },
+    credentials,
+    new Date(now),
+  );
 
 const answer =
   (status: number, headers: Record<string, string> = {}, body = "") =>
@@ -73,17 +90,7 @@ describe("PostToConnection", () => {
     expect(request?.headers["content-length"]).toBe(String(Buffer.byteLength(request?.body ?? "")));
     expect(request?.headers["x-amz-security-token"]).toBe("session");
     // The server can check the signature: recomputed from what it received, it is the same.
-    const expected = new SigV4Signer("eu-west-1", "execute-api").sign(
-      {
-        method: "POST",
-        host: String(request?.headers.host),
-        path: String(request?.url),
-        headers: { "content-type": "application/octet-stream" },
-        body: request?.body,
-      },
-      credentials,
-      new Date(now),
-    );
+    const expected = signedFor(request ?? { headers: {} }, request?.body ?? "");
     expect(request?.headers.authorization).toBe(expected.authorization);
     expect(request?.headers.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE\/20261129\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
@@ -93,23 +100,28 @@ describe("PostToConnection", () => {
   it("signs each body it sends, when the body changes between posts and back", async () => {
     const valid: boolean[] = [];
     handler = (req, body, res) => {
-      const expected = new SigV4Signer("eu-west-1", "execute-api").sign(
-        {
-          method: "POST",
-          host: String(req.headers.host),
-          path: String(req.url),
-          headers: { "content-type": "application/octet-stream" },
-          body,
-        },
-        credentials,
-        new Date(now),
-      );
+      const expected = signedFor(req, body);
       valid.push(req.headers.authorization === expected.authorization);
       res.writeHead(200).end();
     };
     const post = poster();
     for (const body of ['{"n":1}', '{"n":1}', '{"n":2}', '{"n":1}']) await post.post("abc=", body);
     expect(valid).toEqual([true, true, true, true]);
+  });
+
+  it("signs and sizes each of several posts of different bodies running at once", async () => {
+    const received: { body: string; valid: boolean }[] = [];
+    handler = (req, body, res) => {
+      const expected = signedFor(req, body);
+      received.push({ body, valid: req.headers.authorization === expected.authorization });
+      res.writeHead(200).end();
+    };
+    // Credentials that take a turn of the event loop, as the SDK's providers may: the posts interleave.
+    const post = poster({ credentials: () => new Promise((resolve) => setImmediate(() => resolve(credentials))) });
+    const bodies = ['{"n":1}', '{"text":"a longer body, with ünïcode"}', '{"n":1}', "{}"];
+    await Promise.all(bodies.map((body, i) => post.post(`c${i}=`, body)));
+    expect(received.map((request) => request.body).sort()).toEqual([...bodies].sort());
+    expect(received.every((request) => request.valid)).toBe(true);
   });
 
   it.each([
@@ -175,8 +187,7 @@ describe("PostToConnection", () => {
       calls++;
       req.socket.destroy();
     };
-    agent.destroy(); // no socket left to reuse
-    await expect(poster().post("abc=", "{}")).rejects.toMatchObject({ name: "NetworkError" });
+    await expect(poster().post("abc=", "{}")).rejects.toMatchObject({ name: "NetworkError" }); // a new pool
     expect(calls).toBe(4);
   });
 
@@ -190,30 +201,17 @@ describe("PostToConnection", () => {
     });
     tcp.listen(0, "127.0.0.1");
     await once(tcp, "listening");
-    const tlsAgent = new HttpsAgent({ keepAlive: true });
     try {
-      const post = new PostToConnection({
-        endpoint: `https://127.0.0.1:${(tcp.address() as AddressInfo).port}/prod`,
-        region: async () => "eu-west-1",
-        credentials: async () => credentials,
-        agent: tlsAgent,
-      });
+      const post = poster({ endpoint: `https://127.0.0.1:${(tcp.address() as AddressInfo).port}/prod` });
       await expect(post.post("abc=", "{}")).rejects.toMatchObject({ name: "NetworkError" });
       expect(firstBytes).toEqual([0x16]); // a TLS handshake record, not "POST"
     } finally {
-      tlsAgent.destroy();
       tcp.close();
     }
   });
 
   it("reports a connection refused as a network error", async () => {
-    const closed = `http://127.0.0.1:1/prod`;
-    const post = new PostToConnection({
-      endpoint: closed,
-      region: async () => "eu-west-1",
-      credentials: async () => credentials,
-      agent,
-    });
+    const post = poster({ endpoint: "http://127.0.0.1:1/prod" });
     await expect(post.post("abc=", "{}")).rejects.toMatchObject({ name: "NetworkError", connectionId: "abc=" });
   });
 
@@ -224,12 +222,7 @@ describe("PostToConnection", () => {
       seen.push(String(req.headers.authorization).split("Credential=")[1]?.split("/")[0] ?? "");
       res.writeHead(200).end();
     };
-    const post = new PostToConnection({
-      endpoint,
-      region: async () => "eu-west-1",
-      credentials: async () => ({ accessKeyId: keys.shift() ?? "none", secretAccessKey: "s" }),
-      agent,
-    });
+    const post = poster({ credentials: async () => ({ accessKeyId: keys.shift() ?? "none", secretAccessKey: "s" }) });
     await post.post("a=", "{}");
     await post.post("b=", "{}");
     expect(seen).toEqual(["first", "second"]);
