@@ -19,6 +19,8 @@ export interface HistoryPage {
 }
 
 const MAX_HISTORY_READS = 10;
+/** A broadcast's first read: enough recipients to fill its 200 send slots (`DEFAULT_BROADCAST_CONCURRENCY`). */
+const FIRST_PAGE_SIZE = 200;
 const MEMBER_PROJECTION = "connectionId, userId, #name, expiresAt";
 
 /** Room membership, message history and sequence numbers, all by Query on the room's partition. */
@@ -57,9 +59,12 @@ export class RoomStore {
     }
   }
 
-  /** The room's live connections, a page at a time. */
-  async *members(room: string, pageSize = 1000): AsyncGenerator<Member[]> {
-    yield* this.queryMembers(room, SortKey.anyMember, pageSize);
+  /**
+   * The room's live connections, a page at a time. The first page is small, so that a broadcast's first sends
+   * leave after a short read; the broadcaster reads each later page while it sends the one before.
+   */
+  async *members(room: string, pageSize = 1000, firstPageSize = FIRST_PAGE_SIZE): AsyncGenerator<Member[]> {
+    yield* this.queryMembers(room, SortKey.anyMember, pageSize, firstPageSize);
   }
 
   /** Whether `userId` has a live connection in the room other than `exceptConnectionId`. */
@@ -151,8 +156,14 @@ export class RoomStore {
     return { [RoomTable.partitionKey]: room, [RoomTable.sortKey]: sk };
   }
 
-  private async *queryMembers(room: string, prefix: string, pageSize: number): AsyncGenerator<Member[]> {
+  private async *queryMembers(
+    room: string,
+    prefix: string,
+    pageSize: number,
+    firstPageSize = pageSize,
+  ): AsyncGenerator<Member[]> {
     let startKey: Record<string, unknown> | undefined;
+    let limit = Math.min(firstPageSize, pageSize);
     do {
       const page = await this.client.send(
         new QueryCommand({
@@ -167,10 +178,11 @@ export class RoomStore {
             "#name": "name",
           },
           ExpressionAttributeValues: { ":room": room, ":prefix": prefix, ":now": toEpochSeconds(this.clock()) },
-          Limit: pageSize,
+          Limit: limit,
           ExclusiveStartKey: startKey,
         }),
       );
+      limit = pageSize;
       startKey = page.LastEvaluatedKey;
       if (page.Items?.length) yield page.Items as Member[];
     } while (startKey);
