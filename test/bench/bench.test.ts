@@ -1,6 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -84,8 +84,7 @@ describe("bench harness", () => {
 describe("management API stub", () => {
   it("serves at most `concurrency` calls at once and queues the rest", async () => {
     const stub = createManagementStub({ latencyMs: 10, concurrency: 5, stage: "s" });
-    await new Promise<void>((resolve) => stub.server.listen(0, "127.0.0.1", resolve));
-    const { port } = stub.server.address() as AddressInfo;
+    const port = await stub.listen();
     try {
       const post = (id: number) =>
         new Promise<number>((resolve, reject) => {
@@ -104,10 +103,48 @@ describe("management API stub", () => {
       // Four rounds of five: the floor is 4 × 10 ms.
       expect(performance.now() - started).toBeGreaterThanOrEqual(39);
     } finally {
-      await new Promise<void>((resolve) => {
-        stub.server.close(() => resolve());
-        stub.server.closeAllConnections();
+      await stub.close();
+    }
+  });
+});
+
+describe("management API stub over raw TCP", () => {
+  it("answers requests that arrive in pieces, deletes with 204, other paths with 403, and no length with 411", async () => {
+    const stub = createManagementStub({ latencyMs: 1, stage: "s" });
+    const port = await stub.listen();
+    try {
+      const socket = connect(port, "127.0.0.1");
+      socket.setEncoding("latin1");
+      let received = "";
+      socket.on("data", (chunk: string) => {
+        received += chunk;
       });
+      const until = async (answers: number) => {
+        while ((received.match(/HTTP\/1\.1 /g) ?? []).length < answers) await new Promise((r) => setTimeout(r, 5));
+      };
+      const post = 'POST /s/@connections/a%3D HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\n{"a":1}';
+      for (const piece of [post.slice(0, 10), post.slice(10, 60), post.slice(60)]) {
+        socket.write(piece);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(1);
+      socket.write("DELETE /s/@connections/a%3D HTTP/1.1\r\nhost: x\r\n\r\n");
+      await until(2);
+      socket.write("POST /other HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}");
+      await until(3);
+      socket.write("POST /s/@connections/b HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n");
+      await until(4);
+      socket.destroy();
+      expect(received.match(/HTTP\/1\.1 \d+/g)).toEqual([
+        "HTTP/1.1 200",
+        "HTTP/1.1 204",
+        "HTTP/1.1 403",
+        "HTTP/1.1 411",
+      ]);
+      expect(received).toContain("x-amzn-ErrorType: ForbiddenException");
+      expect(stub.stats).toMatchObject({ posts: 1, deletes: 1 });
+    } finally {
+      await stub.close();
     }
   });
 });
