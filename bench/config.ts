@@ -70,7 +70,7 @@ export const QUICK: BenchConfig = {
     sequentialSizes: [1_000],
     leanSizes: [],
     sequentialMaxSeconds: 1,
-    warmUpSends: 300,
+    warmUpSends: 1_000,
     runTimeoutSeconds: 120,
   },
   workers: {

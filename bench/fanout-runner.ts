@@ -23,7 +23,7 @@ export interface FanoutRunResult extends MemoryFigures {
 /**
  * The `fanout-runner` child service: one variant, one broadcast, in a process of its own so its peak RSS is its own.
  * Clients are built and warmed before the clock starts, as in a warm Lambda. Halfway through, one forced full
- * collection (a pause of milliseconds) shows what the broadcast holds at that point.
+ * collection (a pause of 10 to 20 ms, left out of the time) shows what the broadcast holds at that point.
  */
 export async function serve(context: FanoutContext): Promise<ServiceMethods> {
   return {
@@ -34,11 +34,13 @@ export async function serve(context: FanoutContext): Promise<ServiceMethods> {
       const cpu = process.cpuUsage();
       const started = performance.now();
       let sent = 0;
+      let pauseMs = 0;
       const half = Math.ceil(recipients / 2);
       const { sends } = await fanout.run(started + maxSeconds * 1000, () => {
-        if (++sent === half) memory.checkpoint();
+        if (++sent === half) pauseMs = memory.checkpoint();
       });
-      const seconds = (performance.now() - started) / 1000;
+      // The forced collection is the bench's instrument, not the broadcast's work: its pause is not timed.
+      const seconds = (performance.now() - started - pauseMs) / 1000;
       const used = process.cpuUsage(cpu);
       return { seconds, sends, cpuSeconds: (used.user + used.system) / 1e6, ...memory.stop() };
     },

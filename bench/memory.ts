@@ -17,7 +17,7 @@ export interface MemoryFigures {
 
 const MB = 1024 * 1024;
 
-export function trackMemory(intervalMs = 10): { checkpoint(): void; stop(): MemoryFigures } {
+export function trackMemory(intervalMs = 10): { checkpoint(): number; stop(): MemoryFigures } {
   const collect = (globalThis as { gc?: () => void }).gc;
   collect?.();
   const startRssMB = process.memoryUsage.rss() / MB;
@@ -36,10 +36,12 @@ export function trackMemory(intervalMs = 10): { checkpoint(): void; stop(): Memo
   }, intervalMs);
   timer.unref();
   return {
-    /** Forces a full collection now (when `--expose-gc` allows) and records what survives it. */
-    checkpoint() {
+    /** Forces a full collection now (when `--expose-gc` allows) and records what survives it; returns its pause, ms. */
+    checkpoint(): number {
+      const begin = performance.now();
       collect?.();
       live = Math.max(live, process.memoryUsage().heapUsed);
+      return performance.now() - begin;
     },
     stop() {
       clearInterval(timer);
