@@ -45,3 +45,42 @@ export async function* inBatches<T>(pages: AsyncIterable<readonly T[]>, size: nu
   }
   if (batch.length > 0) yield batch;
 }
+
+/**
+ * Splits pages into the first `size` items, still as the pages they came in (so that they can be sent while later
+ * ones are read), and the pages after them. `rest` waits until `first` has been read to its end.
+ */
+export function splitFirst<T>(
+  pages: AsyncIterable<readonly T[]>,
+  size: number,
+): { first: AsyncGenerator<readonly T[]>; rest: AsyncGenerator<readonly T[]> } {
+  const iterator = pages[Symbol.asyncIterator]();
+  let carried: readonly T[] = [];
+  let firstRead: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const firstDone = new Promise<void>((resolve, reject) => {
+    firstRead = { resolve, reject };
+  });
+  firstDone.catch(() => {}); // whoever reads `first` gets the error too
+  async function* first() {
+    try {
+      for (let count = 0; count < size; ) {
+        const { value, done } = await iterator.next();
+        if (done) break;
+        const take = Math.min(size - count, value.length);
+        count += take;
+        if (take < value.length) carried = value.slice(take);
+        yield take < value.length ? value.slice(0, take) : value;
+      }
+      firstRead?.resolve();
+    } catch (err) {
+      firstRead?.reject(err);
+      throw err;
+    }
+  }
+  async function* rest() {
+    await firstDone;
+    if (carried.length > 0) yield carried;
+    for (let page = await iterator.next(); !page.done; page = await iterator.next()) yield page.value;
+  }
+  return { first: first(), rest: rest() };
+}

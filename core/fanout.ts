@@ -1,5 +1,5 @@
 import { type Broadcaster, type BroadcastResult, onePage, type Recipient } from "./broadcast.js";
-import { type FanoutQueue, inBatches } from "./fanout-queue.js";
+import { type FanoutQueue, inBatches, splitFirst } from "./fanout-queue.js";
 import type { Logger } from "./logger.js";
 
 export interface FanoutOptions {
@@ -30,9 +30,9 @@ export interface FanoutResult extends BroadcastResult {
 export const DEFAULT_FANOUT_BATCH_SIZE = 1000;
 
 /**
- * A broadcast that grows past one invocation: the first batch of recipients is sent right here (most rooms fit in
- * it, so they never pay for a queue), every further batch goes to the fan-out queue, where parallel workers send
- * it. Without a queue everything is sent inline.
+ * A broadcast that grows past one invocation: the first batch of recipients is sent right here, page by page as the
+ * store reads it (most rooms fit in it, so they never pay for a queue), every further batch goes to the fan-out
+ * queue, where parallel workers send it. Without a queue everything is sent inline.
  */
 export class Fanout {
   private readonly batchSize: number;
@@ -58,45 +58,46 @@ export class Fanout {
       queued: 0,
       batchesQueued: 0,
     };
-    const sendHere = async (recipients: readonly Recipient[]) =>
-      add(result, await this.broadcaster.send({ ...target, recipients: onePage(recipients) }));
+    const sendHere = async (recipients: AsyncIterable<readonly Recipient[]>) =>
+      add(result, await this.broadcaster.send({ ...target, recipients }));
     if (!this.queue) {
-      add(result, await this.broadcaster.send(target));
+      await sendHere(target.recipients);
       return result;
     }
     const queue = this.queue;
-    const work: Promise<void>[] = [];
-    const inFlight = new Set<Promise<void>>();
-    for await (const recipients of inBatches(target.recipients, this.batchSize)) {
-      if (work.length === 0) {
-        work.push(sendHere(recipients));
-        continue;
+    // The first batch is sent page by page as it is read; the batches after it go to the queue meanwhile.
+    const { first, rest } = splitFirst(target.recipients, this.batchSize);
+    const enqueueRest = async () => {
+      const work: Promise<void>[] = [];
+      const inFlight = new Set<Promise<void>>();
+      for await (const recipients of inBatches(rest, this.batchSize)) {
+        const enqueued = queue
+          .enqueue({
+            data: target.data,
+            recipients,
+            expiredAt: target.expiredAt,
+            ...(target.room ? { room: target.room } : {}),
+            ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
+          })
+          .then(
+            () => {
+              result.queued += recipients.length;
+              result.batchesQueued++;
+            },
+            // A batch the queue would not take is sent here: slower, but nobody misses the message.
+            (err: unknown) => {
+              this.logger.warn("fan-out queue refused a batch; sending it inline", { error: err });
+              return sendHere(onePage(recipients));
+            },
+          )
+          .finally(() => inFlight.delete(enqueued));
+        inFlight.add(enqueued);
+        work.push(enqueued);
+        if (inFlight.size >= this.enqueueConcurrency) await Promise.race(inFlight);
       }
-      const enqueued = queue
-        .enqueue({
-          data: target.data,
-          recipients,
-          expiredAt: target.expiredAt,
-          ...(target.room ? { room: target.room } : {}),
-          ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
-        })
-        .then(
-          () => {
-            result.queued += recipients.length;
-            result.batchesQueued++;
-          },
-          // A batch the queue would not take is sent here: slower, but nobody misses the message.
-          (err: unknown) => {
-            this.logger.warn("fan-out queue refused a batch; sending it inline", { error: err });
-            return sendHere(recipients);
-          },
-        )
-        .finally(() => inFlight.delete(enqueued));
-      inFlight.add(enqueued);
-      work.push(enqueued);
-      if (inFlight.size >= this.enqueueConcurrency) await Promise.race(inFlight);
-    }
-    await Promise.all(work);
+      await Promise.all(work);
+    };
+    await Promise.all([sendHere(first), enqueueRest()]);
     return result;
   }
 }

@@ -1,5 +1,5 @@
 import type { SQSEvent } from "aws-lambda";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Broadcaster, type Recipient } from "../../core/broadcast.js";
 import type { ConnectionsApi } from "../../core/connections-api.js";
 import { Fanout } from "../../core/fanout.js";
@@ -67,6 +67,44 @@ describe("Fanout", () => {
     const everyone = [...delivered, ...batches.flatMap((b) => b.recipients.map((r) => r.connectionId))];
     expect(new Set(everyone).size).toBe(2500);
     expect(result).toMatchObject({ delivered: 1000, queued: 1500, batchesQueued: 2 });
+  });
+
+  it("sends the first batch's first page while the rest of it is still being read", async () => {
+    const { api, delivered } = fakeConnections();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    async function* slowRoom(): AsyncGenerator<Recipient[]> {
+      yield* pagesOf(200, 200);
+      await gate; // the second read is slow
+      yield Array.from({ length: 2000 }, (_, i) => ({ connectionId: `late${i}`, expiresAt: 2e9 }));
+    }
+    const batches: FanoutBatch[] = [];
+    const fanout = new Fanout(new Broadcaster(api, quiet), { enqueue: async (b) => void batches.push(b) }, quiet, {
+      batchSize: 1000,
+    });
+    const sending = fanout.send({ ...target(0), recipients: slowRoom() });
+    await vi.waitFor(() => expect(delivered).toHaveLength(200));
+    expect(batches).toHaveLength(0);
+    release();
+    expect(await sending).toMatchObject({ delivered: 1000, queued: 1200, batchesQueued: 2 });
+    expect(batches.map((b) => b.recipients.length)).toEqual([1000, 200]);
+  });
+
+  it("fails the broadcast, with nothing left unhandled, when reading the room fails", async () => {
+    const { api } = fakeConnections();
+    async function* failingRoom(): AsyncGenerator<Recipient[]> {
+      yield* pagesOf(600, 300);
+      throw new Error("ProvisionedThroughputExceededException");
+    }
+    const queue: FanoutQueue = { enqueue: async () => {} };
+    for (const batchSize of [500, 1000]) {
+      const fanout = new Fanout(new Broadcaster(api, quiet), queue, quiet, { batchSize });
+      await expect(fanout.send({ ...target(0), recipients: failingRoom() })).rejects.toThrow(
+        "ProvisionedThroughputExceededException",
+      );
+    }
   });
 
   it("sends a batch inline when the queue refuses it, so nobody misses the message", async () => {
