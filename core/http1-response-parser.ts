@@ -222,6 +222,9 @@ function bodyMode(head: Omit<Http1Response, "body">): BodyMode {
   if (head.status === 204 || head.status === 304) return { kind: "length", remaining: 0 };
   const encoding = head.headers.get("transfer-encoding");
   if (encoding !== undefined) {
+    // With a Content-Length as well, the answer is suspect (RFC 9112, 6.3): read it by its coding, then drop the
+    // connection.
+    if (head.headers.has("content-length")) head.closing = true;
     if (encoding.toLowerCase().split(",").pop()?.trim() === "chunked") {
       return { kind: "chunked", remaining: 0, step: "size" };
     }

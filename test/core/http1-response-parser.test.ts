@@ -809,4 +809,19 @@ describe("Http1ResponseParser: edges found in review", () => {
       "hello",
     );
   });
+
+  it("reads an answer with both Transfer-Encoding and Content-Length by its chunks, then has the connection dropped", () => {
+    const text = crlf(
+      "HTTP/1.1 200 OK",
+      "Content-Length: 99",
+      "Transfer-Encoding: chunked",
+      "",
+      "2",
+      "ok",
+      "0",
+      "",
+      "",
+    );
+    expect(plain(parseOne(text))).toMatchObject({ body: "ok", closing: true });
+  });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { HttpProtocolError } from "../../core/http1-response-parser.js";
 import {
   ConnectionLostError,
@@ -253,5 +253,51 @@ describe("KeepAlivePool", () => {
     await expect(pool(port, {}, "https").request(head(port), "{}")).rejects.toMatchObject({
       code: "DEPTH_ZERO_SELF_SIGNED_CERT",
     });
+  });
+
+  it("fails, and does not wait forever, when destroyed while connecting; and refuses requests afterwards", async () => {
+    const { port } = await tcpServer(() => {}); // accepts, never answers the TLS handshake
+    const client = pool(port, {}, "https");
+    const connecting = client.request(head(port), "{}").catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    client.destroy();
+    expect(await connecting).toBeInstanceOf(ConnectionLostError);
+    await expect(client.request(head(port), "{}")).rejects.toMatchObject({ message: "the pool was closed" });
+  });
+
+  it("does not send a request in flight again when destroyed, even on a reused connection", async () => {
+    const { port, sockets } = await tcpServer((socket, _request, index) => {
+      if (index === 0) socket.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"); // then silence
+    });
+    const client = pool(port);
+    await client.request(head(port), "{}");
+    const inFlight = client.request(head(port), "{}").catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    client.destroy();
+    expect(await inFlight).toMatchObject({ message: "the pool was closed", unanswered: false });
+    expect(sockets()).toBe(1);
+  });
+
+  it("does not reuse a connection idle for longer than its timeout, as after a frozen Lambda's thaw", async () => {
+    const { port, sockets } = await httpServer((_req, res) => res.writeHead(200).end());
+    const client = pool(port, { timeoutMs: 1000 });
+    await client.request(head(port), "{}");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 1500); // the wall clock moved on; the socket's idle timer did not fire
+      expect((await client.request(head(port), "{}")).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(sockets()).toBe(2);
+  });
+
+  it.each([
+    [{ maxSockets: 0 }, /maxSockets/],
+    [{ maxSockets: 1.5 }, /maxSockets/],
+    [{ timeoutMs: -5 }, /timeoutMs/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs/],
+  ])("refuses the options %j", (options, message) => {
+    expect(() => pool(1, options)).toThrow(message);
   });
 });
