@@ -81,13 +81,14 @@ export class PostToConnection {
   /** Resolves once API Gateway has taken the frame; rejects with a `ManagementApiError`. */
   async post(connectionId: string, data: string): Promise<void> {
     const path = `${this.url.pathname}/@connections/${encodeURIComponent(connectionId)}`;
-    this.signer ??= this.options.region().then((region) => new SigV4Signer(region, "execute-api"));
+
     // A broadcast posts one body to every recipient: hash and measure it once. Held here, before any await: posts
     // of other bodies may run meanwhile and replace `lastBody`.
     if (this.lastBody?.data !== data) {
       this.lastBody = { data, hash: sha256Hex(data), length: Buffer.byteLength(data) };
     }
     const body = this.lastBody;
+    const signer = await this.regionSigner();
     const credentials = await this.options.credentials();
     if (credentials !== this.checkedCredentials) {
       // Credentials end up in headers: a line break in one would split the request.
@@ -96,7 +97,7 @@ export class PostToConnection {
       }
       this.checkedCredentials = credentials;
     }
-    const headers = (await this.signer).sign(
+    const headers = signer.sign(
       {
         method: "POST",
         host: this.url.host,
@@ -117,6 +118,18 @@ export class PostToConnection {
       throw unanswered(connectionId, err instanceof RequestTimeoutError ? "TimeoutError" : "NetworkError", err);
     }
     if (response.status < 200 || response.status >= 300) throw errorFromAnswer(connectionId, response);
+  }
+
+  /** The signer for the endpoint's region, asked for once; a failed lookup is tried again at the next post. */
+  private regionSigner(): Promise<SigV4Signer> {
+    this.signer ??= this.options.region().then(
+      (region) => new SigV4Signer(region, "execute-api"),
+      (err: unknown) => {
+        this.signer = undefined;
+        throw err;
+      },
+    );
+    return this.signer;
   }
 
   /** Closes the kept-alive connections. */

@@ -228,6 +228,27 @@ describe("PostToConnection", () => {
     expect(seen).toEqual(["first", "second"]);
   });
 
+  it("refuses credentials with a line break, which would split the request, and sends nothing", async () => {
+    let requests = 0;
+    handler = (_req, _body, res) => {
+      requests++;
+      res.writeHead(200).end();
+    };
+    const post = poster({
+      credentials: async () => ({ ...credentials, sessionToken: "token\r\nx-injected: 1" }),
+    });
+    await expect(post.post("abc=", "{}")).rejects.toMatchObject({ name: "InvalidCredentials" });
+    expect(requests).toBe(0);
+  });
+
+  it("asks for the region again after a failed lookup, and leaves no rejection unhandled", async () => {
+    const regions = [Promise.reject(new Error("no region")), Promise.resolve("eu-west-1")];
+    for (const region of regions) region.catch(() => {});
+    const post = poster({ region: () => regions.shift() ?? Promise.resolve("eu-west-1") });
+    await expect(post.post("abc=", "{}")).rejects.toThrow("no region");
+    await post.post("abc=", "{}");
+  });
+
   it("is what createManagementConnections posts with, on the SDK client's credentials and region", async () => {
     const seen: IncomingMessage["headers"][] = [];
     handler = (req, _body, res) => {
