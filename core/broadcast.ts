@@ -96,7 +96,8 @@ export class Broadcaster {
         }
       }
     };
-    await Promise.all(Array.from({ length: this.concurrency }, worker));
+    // Every worker finishes its send before a failed read fails the broadcast: none is left running after it.
+    await settleAll(Array.from({ length: this.concurrency }, worker));
     return result;
   }
 
@@ -126,6 +127,13 @@ export class Broadcaster {
         return;
       }
     }
+  }
+}
+
+/** Waits for every promise to settle, then rejects with the first rejection if there was one. */
+export async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  for (const outcome of await Promise.allSettled(promises)) {
+    if (outcome.status === "rejected") throw outcome.reason;
   }
 }
 

@@ -62,6 +62,7 @@ export function splitFirst<T>(
   });
   firstDone.catch(() => {}); // whoever reads `first` gets the error too
   async function* first() {
+    let read = false;
     try {
       for (let count = 0; count < size; ) {
         const { value, done } = await iterator.next();
@@ -71,10 +72,14 @@ export function splitFirst<T>(
         if (take < value.length) carried = value.slice(take);
         yield take < value.length ? value.slice(0, take) : value;
       }
+      read = true;
       firstRead?.resolve();
     } catch (err) {
       firstRead?.reject(err);
       throw err;
+    } finally {
+      // A reader that stopped early: `rest` cannot start where `first` left off.
+      if (!read) firstRead?.reject(new Error("the first batch was not read to its end"));
     }
   }
   async function* rest() {

@@ -1,4 +1,4 @@
-import { type Broadcaster, type BroadcastResult, onePage, type Recipient } from "./broadcast.js";
+import { type Broadcaster, type BroadcastResult, onePage, type Recipient, settleAll } from "./broadcast.js";
 import { type FanoutQueue, inBatches, splitFirst } from "./fanout-queue.js";
 import type { Logger } from "./logger.js";
 
@@ -70,34 +70,37 @@ export class Fanout {
     const enqueueRest = async () => {
       const work: Promise<void>[] = [];
       const inFlight = new Set<Promise<void>>();
-      for await (const recipients of inBatches(rest, this.batchSize)) {
-        const enqueued = queue
-          .enqueue({
-            data: target.data,
-            recipients,
-            expiredAt: target.expiredAt,
-            ...(target.room ? { room: target.room } : {}),
-            ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
-          })
-          .then(
-            () => {
-              result.queued += recipients.length;
-              result.batchesQueued++;
-            },
-            // A batch the queue would not take is sent here: slower, but nobody misses the message.
-            (err: unknown) => {
-              this.logger.warn("fan-out queue refused a batch; sending it inline", { error: err });
-              return sendHere(onePage(recipients));
-            },
-          )
-          .finally(() => inFlight.delete(enqueued));
-        inFlight.add(enqueued);
-        work.push(enqueued);
-        if (inFlight.size >= this.enqueueConcurrency) await Promise.race(inFlight);
+      try {
+        for await (const recipients of inBatches(rest, this.batchSize)) {
+          const enqueued = queue
+            .enqueue({
+              data: target.data,
+              recipients,
+              expiredAt: target.expiredAt,
+              ...(target.room ? { room: target.room } : {}),
+              ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
+            })
+            .then(
+              () => {
+                result.queued += recipients.length;
+                result.batchesQueued++;
+              },
+              // A batch the queue would not take is sent here: slower, but nobody misses the message.
+              (err: unknown) => {
+                this.logger.warn("fan-out queue refused a batch; sending it inline", { error: err });
+                return sendHere(onePage(recipients));
+              },
+            )
+            .finally(() => inFlight.delete(enqueued));
+          inFlight.add(enqueued);
+          work.push(enqueued);
+          if (inFlight.size >= this.enqueueConcurrency) await Promise.race(inFlight);
+        }
+      } finally {
+        await settleAll(work); // a failed read still waits for the batches already handed on
       }
-      await Promise.all(work);
     };
-    await Promise.all([sendHere(first), enqueueRest()]);
+    await settleAll([sendHere(first), enqueueRest()]);
     return result;
   }
 }

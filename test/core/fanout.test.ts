@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { Broadcaster, type Recipient } from "../../core/broadcast.js";
 import type { ConnectionsApi } from "../../core/connections-api.js";
 import { Fanout } from "../../core/fanout.js";
-import type { FanoutBatch, FanoutQueue } from "../../core/fanout-queue.js";
+import { type FanoutBatch, type FanoutQueue, splitFirst } from "../../core/fanout-queue.js";
 import { createFanoutWorkerHandler } from "../../core/handlers/fanout-worker.js";
 import { Logger } from "../../core/logger.js";
 
@@ -105,6 +105,31 @@ describe("Fanout", () => {
         "ProvisionedThroughputExceededException",
       );
     }
+  });
+
+  it("lets every send already started finish before a failed read fails the broadcast", async () => {
+    let finished = 0;
+    const api: ConnectionsApi = {
+      post: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        finished++;
+      },
+      close: async () => {},
+    };
+    async function* failingRoom(): AsyncGenerator<Recipient[]> {
+      yield* pagesOf(5, 5);
+      throw new Error("read failed");
+    }
+    await expect(new Broadcaster(api, quiet).send({ ...target(0), recipients: failingRoom() })).rejects.toThrow(
+      "read failed",
+    );
+    expect(finished).toBe(5);
+  });
+
+  it("fails the rest of a split, rather than waiting forever, when its first part is not read to the end", async () => {
+    const { first, rest } = splitFirst(pagesOf(900, 300), 600);
+    for await (const _page of first) break;
+    await expect(rest.next()).rejects.toThrow("not read to its end");
   });
 
   it("sends a batch inline when the queue refuses it, so nobody misses the message", async () => {
