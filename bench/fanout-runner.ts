@@ -1,13 +1,16 @@
 import type { ServiceMethods } from "./child-protocol.js";
-import { type FanoutContext, type FanoutVariant, prepareFanout } from "./fanout-variants.js";
+import { type FanoutContext, type FanoutVariant, type PreparedFanout, prepareFanout } from "./fanout-variants.js";
 import { type MemoryFigures, trackMemory } from "./memory.js";
 
-export interface FanoutRunParams {
+export interface FanoutWarmUpParams {
   variant: FanoutVariant;
+  /** Recipients of the warm-up broadcast: the room's first ones. */
+  warmUpSends: number;
+}
+
+export interface FanoutRunParams {
   /** Connections in the table: the heap is checked after a forced full collection once half of them are sent. */
   recipients: number;
-  /** Sends of the warm-up broadcast, to ids not in the table. */
-  warmUpSends: number;
   /** Longest the run may take before it stops and its time is extrapolated (sequential only stops early). */
   maxSeconds: number;
 }
@@ -22,14 +25,19 @@ export interface FanoutRunResult extends MemoryFigures {
 
 /**
  * The `fanout-runner` child service: one variant, one broadcast, in a process of its own so its peak RSS is its own.
- * Clients are built and warmed before the clock starts, as in a warm Lambda. Halfway through, one forced full
+ * `warmUp` builds the variant's clients and sends the previous message, as a warm Lambda has; `run` measures the next
+ * one (the parent resets the stub's figures in between). Halfway through, one forced full
  * collection (a pause of 10 to 20 ms, left out of the time) shows what the broadcast holds at that point.
  */
 export async function serve(context: FanoutContext): Promise<ServiceMethods> {
+  let fanout: PreparedFanout | undefined;
   return {
-    run: async ({ variant, recipients, warmUpSends, maxSeconds }: FanoutRunParams): Promise<FanoutRunResult> => {
-      const fanout = prepareFanout(variant, context);
+    warmUp: async ({ variant, warmUpSends }: FanoutWarmUpParams): Promise<void> => {
+      fanout = prepareFanout(variant, context);
       await fanout.warmUp(warmUpSends);
+    },
+    run: async ({ recipients, maxSeconds }: FanoutRunParams): Promise<FanoutRunResult> => {
+      if (!fanout) throw new Error("run before warmUp");
       const memory = trackMemory();
       const cpu = process.cpuUsage();
       const started = performance.now();

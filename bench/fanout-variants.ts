@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { Broadcaster, DEFAULT_BROADCAST_CONCURRENCY, onePage } from "../core/broadcast.js";
+import { Broadcaster, DEFAULT_BROADCAST_CONCURRENCY, type Recipient } from "../core/broadcast.js";
 import { systemClock, toEpochSeconds } from "../core/clock.js";
 import type { ConnectionsApi } from "../core/connections-api.js";
 import { createDocumentClient } from "../core/dynamodb-client.js";
@@ -47,7 +47,10 @@ export interface FanoutContext {
 
 /** A variant with its clients built (as a warm Lambda holds them), ready to broadcast. */
 export interface PreparedFanout {
-  /** A broadcast of `sends` to ids that are not in the table, so that the measured one runs warm. */
+  /**
+   * The previous message to the same room, as a warm Lambda has sent it: a broadcast, the variant's own way, to the
+   * room's first `sends` members, so that the measured one runs on warm code, sockets and reads.
+   */
   warmUp(sends: number): Promise<void>;
   /**
    * Broadcasts to everyone in the table; stops early (between sends) once `deadline` (performance.now) passes.
@@ -105,22 +108,27 @@ function broadcasterVariant(context: FanoutContext, connections: ConnectionsApi)
   const broadcaster = new Broadcaster(api, quiet);
   // No queue: this invocation sends to everyone, which is the broadcaster's own limit.
   const fanout = new Fanout(broadcaster, undefined, quiet);
+  const broadcast = (recipients: AsyncIterable<readonly Recipient[]>) =>
+    fanout.send({
+      recipients,
+      data: SAMPLE_FRAME,
+      expiredAt: toEpochSeconds(systemClock()),
+      // The stub never answers 410; ChatService would forget the connection here.
+      onGone: async () => {},
+      onExpired: (recipient) => api.close(recipient.connectionId),
+    });
   return {
     async warmUp(sends) {
-      await firstPage(rooms, context.room);
-      await broadcaster.send({ recipients: onePage(warmUpIds(sends)), data: SAMPLE_FRAME, onGone: async () => {} });
+      // As many previous messages as it takes: a room smaller than `sends` gets several.
+      for (let left = sends; left > 0; ) {
+        const { delivered } = await broadcast(firstOf(rooms.members(context.room), left));
+        if (delivered === 0) return;
+        left -= delivered;
+      }
     },
     async run(_deadline, sent) {
       onSend = sent;
-      const result = await fanout.send({
-        recipients: rooms.members(context.room),
-        data: SAMPLE_FRAME,
-        expiredAt: toEpochSeconds(systemClock()),
-        // The stub never answers 410; ChatService would forget the connection here.
-        onGone: async () => {},
-        onExpired: (recipient) => api.close(recipient.connectionId),
-      });
-      return { sends: result.delivered };
+      return { sends: (await broadcast(rooms.members(context.room))).delivered };
     },
   };
 }
@@ -169,8 +177,14 @@ function awsSampleVariant(context: FanoutContext): PreparedFanout {
   };
   return {
     async warmUp(sends) {
-      await query(undefined, 10);
-      await Promise.all(warmUpIds(sends).map(({ connectionId }) => post(connectionId)));
+      const items: Record<string, unknown>[] = [];
+      for (let startKey: Record<string, unknown> | undefined, more = true; more && items.length < sends; ) {
+        const page = await query(startKey, sends - items.length);
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+        more = startKey !== undefined;
+      }
+      await Promise.all(items.map(({ connectionId }) => post(connectionId as string)));
     },
     async run(_deadline, sent) {
       onSend = sent;
@@ -191,9 +205,10 @@ function sequentialVariant(context: FanoutContext): PreparedFanout {
   const api = createManagementConnections({ endpoint: context.managementEndpoint });
   return {
     async warmUp(sends) {
-      await firstPage(rooms, context.room);
       // One at a time, as it sends: a tenth of the others' warm-up keeps it from taking ten times as long.
-      for (const { connectionId } of warmUpIds(Math.ceil(sends / 10))) await api.post(connectionId, SAMPLE_FRAME);
+      for await (const page of firstOf(rooms.members(context.room), Math.ceil(sends / 10))) {
+        for (const { connectionId } of page) await api.post(connectionId, SAMPLE_FRAME);
+      }
     },
     async run(deadline, sent) {
       let sends = 0;
@@ -224,8 +239,12 @@ function sdkConnections(endpoint: string): ConnectionsApi {
   };
 }
 
-async function firstPage(rooms: RoomStore, room: string): Promise<void> {
-  for await (const _page of rooms.members(room, 10)) return;
+/** The first `count` of the pages' items, as pages. */
+async function* firstOf<T>(pages: AsyncIterable<readonly T[]>, count: number): AsyncGenerator<readonly T[]> {
+  let left = count;
+  for await (const page of pages) {
+    if (left <= 0) return;
+    yield page.length > left ? page.slice(0, left) : page;
+    left -= page.length;
+  }
 }
-
-export const warmUpIds = (sends: number) => Array.from({ length: sends }, (_, i) => ({ connectionId: `warm-up-${i}` }));

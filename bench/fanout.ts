@@ -15,7 +15,10 @@ export interface FanoutSectionOptions {
   leanSizes: readonly number[];
   /** The sequential loop stops after this long; its time for the whole room is extrapolated. */
   sequentialMaxSeconds: number;
-  /** Sends of the variant's own warm-up broadcast before the clock starts (JIT, sockets), as in a warm Lambda. */
+  /**
+   * Recipients of the variant's warm-up broadcast before the clock starts: the previous message to the room's first
+   * members, so that code, sockets and reads are warm, as in a Lambda that has been sending to the room.
+   */
   warmUpSends: number;
   /** No run may take longer than this. */
   runTimeoutSeconds: number;
@@ -52,13 +55,11 @@ export async function fanoutSection(
       progress(`fanout: ${variant} N=${n}`);
       const capped = variant === FanoutVariant.Sequential;
       const params: FanoutRunParams = {
-        variant,
         recipients: n,
-        warmUpSends: options.warmUpSends,
         maxSeconds: capped ? options.sequentialMaxSeconds : options.runTimeoutSeconds,
       };
-      await stub.reset();
-      const begin = performance.now();
+      const callTimeoutMs = (options.runTimeoutSeconds + 30) * 1000;
+      let begin = performance.now();
       let result: FanoutRunResult;
       try {
         result = await withChild(
@@ -69,14 +70,18 @@ export async function fanoutSection(
             room: table.room,
             managementEndpoint: stub.endpoint,
           },
-          (child) => child.call<FanoutRunResult>("run", params, (options.runTimeoutSeconds + 30) * 1000),
+          async (child) => {
+            await child.call("warmUp", { variant, warmUpSends: options.warmUpSends }, callTimeoutMs);
+            await stub.reset(); // the stub's figures are the measured broadcast's
+            begin = performance.now();
+            return child.call<FanoutRunResult>("run", params, callTimeoutMs);
+          },
         );
       } catch (err) {
         // A comparison that dies (the AWS sample's Promise.all on large rooms) is a result, not a bench failure.
         if (variant === FanoutVariant.Product) throw err;
         const { posts } = await stub.stats();
-        const arrived = Math.max(0, posts - params.warmUpSends);
-        rows.push(crashed(variant, n, floorSeconds, (performance.now() - begin) / 1000, arrived, err));
+        rows.push(crashed(variant, n, floorSeconds, (performance.now() - begin) / 1000, posts, err));
         continue;
       }
       const { posts, meanActive } = await stub.stats();

@@ -4,7 +4,7 @@ import { systemClock, toEpochSeconds } from "../core/clock.js";
 import type { FanoutBatch } from "../core/fanout-queue.js";
 import { type BenchChild, startChild } from "./child-process.js";
 import { connectionIdOf } from "./dynamo-fixture.js";
-import { SAMPLE_FRAME, warmUpIds } from "./fanout-variants.js";
+import { SAMPLE_FRAME } from "./fanout-variants.js";
 import type { ManagementStubProcess } from "./management-stub-process.js";
 import { type BenchRow, Section } from "./report.js";
 import { makespan, round } from "./stats.js";
@@ -172,3 +172,6 @@ function makeBatches(recipients: number, batchSize: number): FanoutBatch[] {
 const nowSeconds = () => toEpochSeconds(systemClock());
 
 const batchOf = (recipients: Recipient[]): FanoutBatch => ({ data: SAMPLE_FRAME, recipients, expiredAt: nowSeconds() });
+
+/** Connection ids that are in no table: a worker's warm-up batch. */
+const warmUpIds = (sends: number) => Array.from({ length: sends }, (_, i) => ({ connectionId: `warm-up-${i}` }));
