@@ -61,6 +61,8 @@ const ERROR_TYPES: Record<number, string> = {
  */
 export class PostToConnection {
   private readonly url: URL;
+  private readonly host: string;
+  private readonly pathPrefix: string;
   private readonly pool: KeepAlivePool;
   private signer: Promise<SigV4Signer> | undefined;
   private lastBody: { data: string; hash: string; length: number } | undefined;
@@ -69,6 +71,9 @@ export class PostToConnection {
 
   constructor(private readonly options: PostToConnectionOptions) {
     this.url = new URL(options.endpoint.replace(/\/+$/, ""));
+    // URL's getters cost more than a field read, once per recipient.
+    this.host = this.url.host;
+    this.pathPrefix = `${this.url.pathname}/@connections/`;
     this.clock = options.clock ?? Date.now;
     this.pool = new KeepAlivePool({
       origin: this.url,
@@ -80,7 +85,7 @@ export class PostToConnection {
 
   /** Resolves once API Gateway has taken the frame; rejects with a `ManagementApiError`. */
   async post(connectionId: string, data: string): Promise<void> {
-    const path = `${this.url.pathname}/@connections/${encodeURIComponent(connectionId)}`;
+    const path = `${this.pathPrefix}${encodeURIComponent(connectionId)}`;
 
     // A broadcast posts one body to every recipient: hash and measure it once. Held here, before any await: posts
     // of other bodies may run meanwhile and replace `lastBody`.
@@ -100,7 +105,7 @@ export class PostToConnection {
     const headers = signer.sign(
       {
         method: "POST",
-        host: this.url.host,
+        host: this.host,
         path,
         headers: SIGNED_HEADERS,
         payloadHash: body.hash,
