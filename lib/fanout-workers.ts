@@ -7,7 +7,7 @@ import { Construct } from "constructs";
 import { ChatFunction } from "./chat-function.js";
 
 /** Workers sending at once unless the stack says otherwise; see `FanoutWorkersProps.maxConcurrency`. */
-export const DEFAULT_MAX_WORKERS = 8;
+export const DEFAULT_MAX_WORKERS = 3;
 
 /** Receives of a batch before it goes to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 3;
@@ -39,10 +39,10 @@ export interface FanoutWorkersProps {
   /**
    * Workers sending at once (the event source's maximum concurrency, 2 to 1,000). Every `@connections` call counts
    * against the account's API Gateway throttle (10,000 requests/s per Region, shared with every client's messages
-   * and connects). A 512 MB worker sends up to about a thousand a second (docs/PERFORMANCE.md), so the default
-   * leaves room in the throttle for the clients. Raise it with the account's quota.
+   * and connects). A 512 MB worker sends roughly 2,500 a second (docs/PERFORMANCE.md), so the default's 7,500 leave
+   * room in the throttle for the clients. Raise it with the account's quota.
    *
-   * @default 8
+   * @default 3
    */
   readonly maxConcurrency?: number;
 }

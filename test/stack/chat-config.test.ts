@@ -45,7 +45,7 @@ describe("resolveChatConfig: where tokens come from", () => {
       tokenTransport: "query",
       rateLimit: { burst: Limits.defaultMessageBurst, perSecond: Limits.defaultMessagesPerSecond },
       fanoutBatchSize: 1000,
-      fanoutMaxWorkers: 8,
+      fanoutMaxWorkers: 3,
       historyDays: Limits.defaultHistoryDays,
       stageName: undefined,
       apiGatewayCloudWatchRole: true,
@@ -198,14 +198,14 @@ describe("resolveChatConfig: other settings", () => {
     expect(Buffer.byteLength(JSON.stringify(batch))).toBeLessThanOrEqual(256 * 1024);
   });
 
-  it("runs at most 8 fan-out workers at once unless fanoutMaxWorkers, 2 to 1000 as SQS allows, says otherwise", () => {
-    expect(resolve(VALID_CONTEXT).fanoutMaxWorkers).toBe(8);
+  it("runs at most 3 fan-out workers at once unless fanoutMaxWorkers, 2 to 1000 as SQS allows, says otherwise", () => {
+    expect(resolve(VALID_CONTEXT).fanoutMaxWorkers).toBe(3);
     expect(resolve({ ...VALID_CONTEXT, fanoutMaxWorkers: "40" }).fanoutMaxWorkers).toBe(40);
     for (const fanoutMaxWorkers of ["1", "1001", "2.5", "many"]) {
       const { message } = configError(
         { ...VALID_CONTEXT, fanoutMaxWorkers },
         "fanoutMaxWorkers",
-        "-c fanoutMaxWorkers=8",
+        "-c fanoutMaxWorkers=3",
       );
       expect(message).toContain("a whole number from 2 to 1000");
     }

@@ -712,8 +712,8 @@ describe("ChatStack: fan-out workers", () => {
       EventSourceArn: { "Fn::GetAtt": [logicalId(full.fanout.queue), "Arn"] },
       BatchSize: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      // Workers × up to ~1,000 sends/s each stays under the account's 10,000 requests/s.
-      ScalingConfig: { MaximumConcurrency: 8 },
+      // Workers × roughly 2,500 sends/s each stays under the account's 10,000 requests/s.
+      ScalingConfig: { MaximumConcurrency: 3 },
     });
     Template.fromStack(external).hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       ScalingConfig: { MaximumConcurrency: 40 },
