@@ -56,11 +56,10 @@ const ERROR_TYPES: Record<number, string> = {
 /**
  * `PostToConnection` as one SigV4-signed HTTPS request on a `KeepAlivePool`. The broadcast makes this call once per
  * recipient; through the SDK each costs about 1 ms of CPU (a middleware stack built per command, endpoint rules, the
- * general signer) and through `node:http` still about 0.2 ms, either of which makes a broadcast CPU-bound long
+ * general signer) and through `node:http` still about a quarter of that, either of which makes a broadcast CPU-bound long
  * before API Gateway is busy (docs/PERFORMANCE.md). Every other management call stays with the SDK.
  */
 export class PostToConnection {
-  private readonly url: URL;
   private readonly host: string;
   private readonly pathPrefix: string;
   private readonly pool: KeepAlivePool;
@@ -70,13 +69,13 @@ export class PostToConnection {
   private readonly clock: () => number;
 
   constructor(private readonly options: PostToConnectionOptions) {
-    this.url = new URL(options.endpoint.replace(/\/+$/, ""));
+    const url = new URL(options.endpoint.replace(/\/+$/, ""));
     // URL's getters cost more than a field read, once per recipient.
-    this.host = this.url.host;
-    this.pathPrefix = `${this.url.pathname}/@connections/`;
+    this.host = url.host;
+    this.pathPrefix = `${url.pathname}/@connections/`;
     this.clock = options.clock ?? Date.now;
     this.pool = new KeepAlivePool({
-      origin: this.url,
+      origin: url,
       maxSockets: options.maxSockets,
       timeoutMs: options.timeoutMs ?? 10_000,
       tls: options.tls,
