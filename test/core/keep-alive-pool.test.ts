@@ -1,9 +1,12 @@
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpProtocolError } from "../../core/http1-response-parser.js";
 import {
   ConnectionLostError,
@@ -14,10 +17,38 @@ import {
 
 // The pool against real servers: node:http for well-behaved answers, raw TCP servers for the misbehaving ones.
 
-// A self-signed certificate for localhost and 127.0.0.1, for these tests only (valid until 2126).
-const tlsFiles = new URL("../support/tls/", import.meta.url);
-const cert = readFileSync(new URL("localhost-cert.pem", tlsFiles));
-const key = readFileSync(new URL("localhost-key.pem", tlsFiles));
+// A self-signed certificate for localhost and 127.0.0.1, made for this run (no key is kept in the repository).
+let cert: Buffer;
+let key: Buffer;
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), "pool-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  cert = readFileSync(join(dir, "cert.pem"));
+  key = readFileSync(join(dir, "key.pem"));
+  rmSync(dir, { recursive: true });
+});
 
 const closers: (() => void)[] = [];
 afterEach(() => {
