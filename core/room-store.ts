@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, toEpochSeconds } from "./clock.js";
-import { type ChatUser, type MessageFrame, messageId } from "./protocol.js";
+import { type ChatUser, chatUserOf, type MessageFrame, messageId } from "./protocol.js";
 import { type MemberItem, type MessageItem, RoomTable, SortKey } from "./room-table.js";
 
 /** What a Query of members returns: enough to send to, close, and show in presence. */
@@ -79,10 +79,11 @@ export class RoomStore {
   async presence(room: string, max: number): Promise<ChatUser[]> {
     const users = new Map<string, ChatUser>();
     // Members sort by user id, so a user's connections are adjacent and the loop can stop at `max` users.
-    for await (const page of this.members(room)) {
+    // Full pages from the start: the broadcast's small first page would cost a join an extra read.
+    for await (const page of this.queryMembers(room, SortKey.anyMember, 1000)) {
       for (const { userId, name } of page) {
         if (users.size >= max && !users.has(userId)) return [...users.values()];
-        users.set(userId, name ? { userId, name } : { userId });
+        users.set(userId, chatUserOf({ userId, name }));
       }
     }
     return [...users.values()];

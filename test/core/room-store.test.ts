@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTables } from "./chat-tables.js";
 
 // Room membership as a broadcast reads it, against a real DynamoDB implementation (dynalite, in-process).
@@ -49,5 +49,16 @@ describe("RoomStore.members", () => {
     const rooms = await roomWith(260);
     const { sizes } = await pagesOf(rooms.members("big"));
     expect(sizes).toEqual([199, 60]);
+  });
+
+  it("leaves presence on full pages: a join to a room of 260 reads it once", async () => {
+    const rooms = await roomWith(260);
+    const send = vi.spyOn(tables.doc, "send");
+    try {
+      expect(await rooms.presence("big", 500)).toEqual([{ userId: "u-1" }]);
+      expect(send).toHaveBeenCalledTimes(1);
+    } finally {
+      send.mockRestore();
+    }
   });
 });
