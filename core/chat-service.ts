@@ -129,8 +129,10 @@ export class ChatService {
   }
 
   private async forget(connectionId: string, connection: ConnectionRecord | undefined, announce: boolean) {
-    for (const room of connection?.rooms ?? []) {
-      await this.dropMembership(connection as ConnectionRecord, room, announce && { silentCleanup: true });
+    if (connection) {
+      for (const room of connection.rooms ?? []) {
+        await this.dropMembership(connection, room, announce ? { silentCleanup: true } : undefined);
+      }
     }
     await this.deps.connections.delete(connectionId);
   }
@@ -194,13 +196,13 @@ export class ChatService {
 
   /**
    * Takes the connection out of the room's members; if it was the user's last connection there, the room hears they
-   * left (`false`: say nothing, as a clean-up without announcements does).
+   * left, sent with `announceWith` (none: say nothing, as a clean-up without announcements does).
    */
-  private async dropMembership(connection: ConnectionRecord, room: string, announce: false | ToRoomOptions) {
+  private async dropMembership(connection: ConnectionRecord, room: string, announceWith: ToRoomOptions | undefined) {
     const { rooms } = this.deps;
     await rooms.removeMember(room, connection.userId, connection.connectionId);
-    if (announce && !(await rooms.isPresent(room, connection.userId))) {
-      await this.toRoom(room, { type: "left", room, user: chatUserOf(connection) }, announce);
+    if (announceWith && !(await rooms.isPresent(room, connection.userId))) {
+      await this.toRoom(room, { type: "left", room, user: chatUserOf(connection) }, announceWith);
     }
   }
 
@@ -285,8 +287,7 @@ export class ChatService {
       expiredAt: this.nowSeconds(),
       room,
       silentCleanup: options.silentCleanup,
-      onGone: ({ connectionId, userId }) =>
-        this.forgetGone(connectionId, !options.silentCleanup, userId ? { room, userId } : undefined),
+      onGone: forgetGoneIn(this, room, options.silentCleanup),
       onExpired: ({ connectionId }) => this.deps.api.close(connectionId),
     });
   }
@@ -303,6 +304,15 @@ export class ChatService {
     return toEpochSeconds(this.deps.clock());
   }
 }
+
+/**
+ * What a broadcast to `room` does with a recipient found gone (410), here or in a fan-out worker: forget it, and
+ * announce the departure unless `silentCleanup`.
+ */
+export const forgetGoneIn =
+  (chat: Pick<ChatService, "forgetGone">, room: string | undefined, silentCleanup?: boolean) =>
+  ({ connectionId, userId }: Recipient): Promise<void> =>
+    chat.forgetGone(connectionId, !silentCleanup, room && userId ? { room, userId } : undefined);
 
 async function* recipientsOf(members: AsyncIterable<Member[]>, except?: string): AsyncGenerator<Recipient[]> {
   for await (const page of members) {

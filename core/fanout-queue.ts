@@ -56,7 +56,7 @@ export function splitFirst<T>(
 ): { first: AsyncGenerator<readonly T[]>; rest: AsyncGenerator<readonly T[]> } {
   const iterator = pages[Symbol.asyncIterator]();
   let carried: readonly T[] = [];
-  let firstRead: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  let firstRead!: { resolve: () => void; reject: (err: unknown) => void }; // set by the executor, synchronously
   const firstDone = new Promise<void>((resolve, reject) => {
     firstRead = { resolve, reject };
   });
@@ -73,13 +73,13 @@ export function splitFirst<T>(
         yield take < value.length ? value.slice(0, take) : value;
       }
       read = true;
-      firstRead?.resolve();
+      firstRead.resolve();
     } catch (err) {
-      firstRead?.reject(err);
+      firstRead.reject(err);
       throw err;
     } finally {
       // A reader that stopped early: `rest` cannot start where `first` left off.
-      if (!read) firstRead?.reject(new Error("the first batch was not read to its end"));
+      if (!read) firstRead.reject(new Error("the first batch was not read to its end"));
     }
   }
   async function* rest() {

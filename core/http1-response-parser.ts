@@ -95,11 +95,7 @@ export class Http1ResponseParser {
   private readBody(): Http1Response | undefined {
     const mode = this.mode as BodyMode;
     if (mode.kind === "length") {
-      if (mode.remaining === 0) return this.finish();
-      const take = Math.min(mode.remaining, this.buffered.length);
-      this.addBody(this.buffered.subarray(0, take));
-      this.buffered = this.buffered.subarray(take);
-      mode.remaining -= take;
+      if (mode.remaining > 0) this.consume(mode);
       return mode.remaining === 0 ? this.finish() : undefined;
     }
     if (mode.kind === "close") {
@@ -113,10 +109,7 @@ export class Http1ResponseParser {
   private readChunks(mode: Extract<BodyMode, { kind: "chunked" }>): Http1Response | undefined {
     for (;;) {
       if (mode.step === "data") {
-        const take = Math.min(mode.remaining, this.buffered.length);
-        this.addBody(this.buffered.subarray(0, take));
-        this.buffered = this.buffered.subarray(take);
-        mode.remaining -= take;
+        this.consume(mode);
         if (mode.remaining > 0) return undefined;
         mode.step = "data-end";
         continue;
@@ -140,6 +133,14 @@ export class Http1ResponseParser {
         return this.finish(); // the empty line after the trailers
       }
     }
+  }
+
+  /** Moves up to `remaining` buffered bytes into the body. */
+  private consume(mode: { remaining: number }): void {
+    const take = Math.min(mode.remaining, this.buffered.length);
+    this.addBody(this.buffered.subarray(0, take));
+    this.buffered = this.buffered.subarray(take);
+    mode.remaining -= take;
   }
 
   private addBody(bytes: Buffer): void {

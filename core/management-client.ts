@@ -18,7 +18,7 @@ export interface ManagementClientOptions {
  * recipient. Local endpoints get fixed credentials and region.
  */
 export function createManagementClient(options: ManagementClientOptions): ApiGatewayManagementApiClient {
-  // Gone connections are deleted from inside the broadcast's slots: as many at once as there are posts.
+  // Expired recipients are closed (DeleteConnection) from inside the broadcast's slots: as many at once as posts.
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY };
   return new ApiGatewayManagementApiClient({
     endpoint: options.endpoint,
@@ -33,12 +33,13 @@ export function createManagementClient(options: ManagementClientOptions): ApiGat
  * broadcast) sent by `PostToConnection` on connections of its own, with the client's credentials and region.
  */
 export function createManagementConnections(options: ManagementClientOptions): ManagementApiConnections {
-  const client = createManagementClient(options);
+  const maxSockets = options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY;
+  const client = createManagementClient({ ...options, maxSockets });
   const poster = new PostToConnection({
     endpoint: options.endpoint,
     region: () => client.config.region(),
     credentials: () => client.config.credentials(),
-    maxSockets: options.maxSockets ?? DEFAULT_BROADCAST_CONCURRENCY,
+    maxSockets,
   });
   return new ManagementApiConnections(client, poster);
 }

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { Broadcaster, type BroadcastOptions, onePage } from "../broadcast.js";
-import type { ChatService } from "../chat-service.js";
+import { type ChatService, forgetGoneIn } from "../chat-service.js";
 import { systemClock } from "../clock.js";
 import type { ConnectionsApi } from "../connections-api.js";
 import type { Env } from "../env.js";
@@ -40,12 +40,7 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
           recipients: onePage(batch.recipients),
           data: batch.data,
           expiredAt: batch.expiredAt,
-          onGone: ({ connectionId, userId }) =>
-            chat.forgetGone(
-              connectionId,
-              !batch.silentCleanup,
-              batch.room && userId ? { room: batch.room, userId } : undefined,
-            ),
+          onGone: forgetGoneIn(chat, batch.room, batch.silentCleanup),
           onExpired: ({ connectionId }) => connections.close(connectionId),
         });
         logger.info("fan-out batch sent", { messageId: record.messageId, ...result });
