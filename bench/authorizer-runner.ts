@@ -1,11 +1,10 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import jwt, { type JwtHeader, type SigningKeyCallback } from "jsonwebtoken";
 import jwksClient from "jwks-rsa";
 import { TokenVerifier } from "../core/token-verifier.js";
 import { DevIssuer } from "../sandbox/dev-issuer.js";
-import { closeServer } from "../sandbox/server-lifecycle.js";
+import { closeServer, listenOn } from "../sandbox/server-lifecycle.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 /** The verification paths the authorizer section compares. */
@@ -40,8 +39,7 @@ const CHUNK = 32;
  */
 export async function serve(): Promise<ServiceMethods> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `http://127.0.0.1:${await listenOn(server, 0, "127.0.0.1")}`;
   const issuer = await DevIssuer.create({ issuer: `${origin}${ISSUER_PATH}` });
   const jwks = JSON.stringify(issuer.jwks());
   server.on("request", (req, res) => {

@@ -4,11 +4,6 @@ import type { ChildRequest, ServiceName } from "./child-protocol.js";
 import { onExit } from "./cleanup.js";
 import { IpcCalls } from "./ipc-calls.js";
 
-export interface ChildOptions {
-  /** How long the service may take to start. @default 60000 */
-  startTimeoutMs?: number;
-}
-
 /** A bench service running in a process of its own, called over IPC. */
 export interface BenchChild {
   readonly pid: number | undefined;
@@ -22,17 +17,15 @@ const MAIN = fileURLToPath(new URL("./child-main.ts", import.meta.url));
 /** tsx's loader, resolved from here so that children start whatever the working directory. */
 const TSX = import.meta.resolve("tsx");
 const CLOSE_GRACE_MS = 5000;
+/** How long a service may take to start. */
+const START_TIMEOUT_MS = 60_000;
 
 /**
  * Starts `service` (see `child-main.ts`) in a fresh Node process, so what it measures (time, peak RSS) is its own
  * and the bench process's event loop does not share its CPU. The child is killed when this process exits.
  * `--expose-gc` lets a child force one collection before it measures memory (see `memory.ts`).
  */
-export async function startChild(
-  service: ServiceName,
-  options: unknown,
-  childOptions: ChildOptions = {},
-): Promise<BenchChild> {
+export async function startChild(service: ServiceName, options: unknown): Promise<BenchChild> {
   const child = spawn(process.execPath, ["--expose-gc", "--import", TSX, MAIN], {
     stdio: ["ignore", "ignore", "pipe", "ipc"],
     env: { ...process.env, BENCH_SERVICE: service },
@@ -70,7 +63,7 @@ export async function startChild(
     },
   };
   try {
-    await call("start", options, childOptions.startTimeoutMs ?? 60_000);
+    await call("start", options, START_TIMEOUT_MS);
   } catch (err) {
     await handle.close();
     throw err;

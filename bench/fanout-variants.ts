@@ -10,6 +10,7 @@ import { systemClock, toEpochSeconds } from "../core/clock.js";
 import type { ConnectionsApi } from "../core/connections-api.js";
 import { createDocumentClient } from "../core/dynamodb-client.js";
 import { Fanout } from "../core/fanout.js";
+import { LOCAL_ENDPOINT_SETTINGS } from "../core/local-endpoint.js";
 import { Logger } from "../core/logger.js";
 import { createManagementClient, createManagementConnections } from "../core/management-client.js";
 import type { MessageFrame } from "../core/protocol.js";
@@ -60,8 +61,6 @@ export interface PreparedFanout {
 }
 
 const quiet = new Logger({ sink: () => {} });
-/** The SDK's own default for local endpoints; the sample reads no credentials either. */
-const LOCAL = { region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
 
 /** A chat frame of a typical size (~200 bytes), as the message handler serializes it. */
 export const SAMPLE_FRAME = JSON.stringify({
@@ -141,8 +140,10 @@ function broadcasterVariant(context: FanoutContext, connections: ConnectionsApi)
  * (`statusCode === 410`, which v3 errors never have; FACTS.md), though the stub never answers 410.
  */
 function awsSampleVariant(context: FanoutContext): PreparedFanout {
-  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: context.dynamoEndpoint, ...LOCAL }));
-  const api = new ApiGatewayManagementApiClient({ endpoint: context.managementEndpoint, ...LOCAL });
+  const ddb = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: context.dynamoEndpoint, ...LOCAL_ENDPOINT_SETTINGS }),
+  );
+  const api = new ApiGatewayManagementApiClient({ endpoint: context.managementEndpoint, ...LOCAL_ENDPOINT_SETTINGS });
   let onSend = () => {};
   const post = async (connectionId: string) => {
     try {

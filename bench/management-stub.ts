@@ -1,4 +1,5 @@
-import { type AddressInfo, createServer, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
+import { listenOn } from "../sandbox/server-lifecycle.js";
 import type { ServiceMethods } from "./child-protocol.js";
 
 /** How the stub behaves: a remote service with a fixed latency and a cap on calls served at once. */
@@ -34,7 +35,7 @@ export interface StubStats {
   meanActive: number;
 }
 
-export const DEFAULT_STUB_SETTINGS: StubSettings = { latencyMs: 20, concurrency: 200 };
+const DEFAULT_STUB_SETTINGS: StubSettings = { latencyMs: 20, concurrency: 200 };
 
 /**
  * A stand-in for the `@connections` management API: `POST` and `DELETE /{stage}/@connections/{id}` answer 200/204
@@ -142,12 +143,7 @@ export function createManagementStub(options: StubOptions = {}) {
 
   return {
     /** Listens on a free port of `host`; resolves to the port. */
-    listen(host = "127.0.0.1"): Promise<number> {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
-      });
-    },
+    listen: (host = "127.0.0.1"): Promise<number> => listenOn(server, 0, host),
     close(): Promise<void> {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));

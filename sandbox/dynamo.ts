@@ -4,6 +4,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
 import { connectionTableCreateInput } from "../core/connection-table.js";
 import { createDocumentClient } from "../core/dynamodb-client.js";
+import { LOCAL_ENDPOINT_SETTINGS } from "../core/local-endpoint.js";
 import { roomTableCreateInput } from "../core/room-table.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { SandboxStartError } from "./errors.js";
@@ -91,11 +92,7 @@ async function createTable(
   input: ReturnType<typeof connectionTableCreateInput | typeof roomTableCreateInput>,
 ): Promise<void> {
   const tableName = input.TableName;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "local",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const client = new DynamoDBClient({ endpoint, ...LOCAL_ENDPOINT_SETTINGS });
   try {
     await client.send(new CreateTableCommand(input)).catch((err: unknown) => {
       // An endpoint that outlives sandboxes may have the table already.

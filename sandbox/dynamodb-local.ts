@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { LOCAL_ENDPOINT_SETTINGS } from "../core/local-endpoint.js";
 import { SandboxStartError } from "./errors.js";
 import { freePort } from "./free-port.js";
 import { urlHost } from "./url-host.js";
@@ -92,8 +93,7 @@ async function waitUntilReady(child: ChildProcess, endpoint: string, timeoutMs: 
   exited.catch(() => {});
   const client = new DynamoDBClient({
     endpoint,
-    region: "local",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    ...LOCAL_ENDPOINT_SETTINGS,
     maxAttempts: 1,
   });
   const deadline = Date.now() + timeoutMs;

@@ -232,14 +232,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     );
     undo.push(() => closeServer(gatewayServer));
 
-    const pageOrigin = `http://${urlHost(host)}:${pagePort}`;
+    const hostInUrl = urlHost(host);
+    const pageOrigin = `http://${hostInUrl}:${pagePort}`;
     const appName = options.appName ?? "Chat";
     const auth = await createAuthBackend(authOptions, { pageOrigin, appName, clock }, signingKey);
     const urls: SandboxUrls = {
       page: `${pageOrigin}/`,
       config: `${pageOrigin}/config.json`,
-      webSocket: `ws://${urlHost(host)}:${gatewayPort}/${stage}`,
-      management: `http://${urlHost(host)}:${gatewayPort}/${stage}`,
+      webSocket: `ws://${hostInUrl}:${gatewayPort}/${stage}`,
+      management: `http://${hostInUrl}:${gatewayPort}/${stage}`,
       jwks: auth.jwksUri,
       issuer: auth.issuer,
       dynamodb: dynamo.endpoint,

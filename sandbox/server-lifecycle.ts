@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 
 /** Listens on `port` (0: a free one) and `host`; resolves to the port, rejects with the listen error. */
-export function listenOn(server: Server, port: number, host: string): Promise<number> {
+export function listenOn(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -13,7 +13,7 @@ export interface TestAppOptions {
 }
 
 /** A stand-in for the built page, for stacks whose tests do not look inside it. */
-export const STUB_PAGE: ISource = Source.data("index.html", "<!doctype html><title>Chat</title>");
+const STUB_PAGE: ISource = Source.data("index.html", "<!doctype html><title>Chat</title>");
 
 /**
  * An app for one test. CDK's built-in CloudFormation schema check is off: it adds seconds per synth and `cdk synth`
@@ -26,14 +26,9 @@ export function testApp(context: Record<string, unknown> = {}, options: TestAppO
   });
 }
 
-export interface ChatStackOptions extends TestAppOptions {
-  /** The page: `STUB_PAGE` unless the stack is bundled, in which case `web/build.ts` builds the real one. */
-  readonly webContent?: ISource;
-}
-
-export function chatStack(context: Record<string, unknown> = VALID_CONTEXT, options: ChatStackOptions = {}): ChatStack {
-  const webContent = options.webContent ?? (options.bundle ? undefined : STUB_PAGE);
-  return new ChatStack(testApp(context, options), "Chat", { webContent });
+/** The stack with `STUB_PAGE`, unless it is bundled, in which case `web/build.ts` builds the real page. */
+export function chatStack(context: Record<string, unknown> = VALID_CONTEXT, options: TestAppOptions = {}): ChatStack {
+  return new ChatStack(testApp(context, options), "Chat", { webContent: options.bundle ? undefined : STUB_PAGE });
 }
 
 /** A bare stack for testing one construct. */
