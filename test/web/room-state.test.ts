@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { MessageFrame } from "../../core/protocol.js";
+import { type MessageFrame, messageId } from "../../core/protocol.js";
 import {
   applyHistory,
   applyJoined,
@@ -18,11 +18,10 @@ import {
 } from "../../web/src/rooms/room-state.js";
 
 const ME = "u-me";
-const id = (n: number) => String(n).padStart(12, "0");
 const msg = (n: number, sender = "u-ann", room = "design"): MessageFrame => ({
   type: "message",
   room,
-  id: id(n),
+  id: messageId(n),
   sender: { userId: sender, name: sender.slice(2) },
   text: `message ${n}`,
   sentAt: "2026-11-29T06:30:00.000Z",
@@ -100,18 +99,18 @@ describe("unread counts", () => {
 describe("the frontier and gaps", () => {
   it("follows contiguous messages, live or late", () => {
     let room = loaded(1, 10);
-    expect(room.frontier).toBe(id(10));
+    expect(room.frontier).toBe(messageId(10));
     room = live(room, 11, 12);
-    expect(room.frontier).toBe(id(12));
+    expect(room.frontier).toBe(messageId(12));
     expect(hasGap(room)).toBe(false);
   });
 
   it("sees a gap when a message arrives past the next id, and closes it when the missing one arrives", () => {
     let room = live(loaded(1, 10), 12);
-    expect(room.frontier).toBe(id(10));
+    expect(room.frontier).toBe(messageId(10));
     expect(hasGap(room)).toBe(true);
     room = live(room, 11);
-    expect(room.frontier).toBe(id(12));
+    expect(room.frontier).toBe(messageId(12));
     expect(hasGap(room)).toBe(false);
   });
 
@@ -121,12 +120,12 @@ describe("the frontier and gaps", () => {
     const result = applyHistory(
       room,
       { messages: [msg(11), msg(13)], hasMore: false },
-      { kind: "newer", after: id(10) },
+      { kind: "newer", after: messageId(10) },
       opts,
     );
     room = result.room;
     expect(ids(room)).toEqual([...range(1, 11), 13]);
-    expect(room.frontier).toBe(id(13));
+    expect(room.frontier).toBe(messageId(13));
     expect(hasGap(room)).toBe(false);
     expect(result.continueAfter).toBe(false);
   });
@@ -134,13 +133,13 @@ describe("the frontier and gaps", () => {
   it("asks to continue while a catch-up has more", () => {
     const room = loaded(1, 10);
     const page = range(11, 110).map((n) => msg(n));
-    const first = applyHistory(room, { messages: page, hasMore: true }, { kind: "newer", after: id(10) }, opts);
+    const first = applyHistory(room, { messages: page, hasMore: true }, { kind: "newer", after: messageId(10) }, opts);
     expect(first.continueAfter).toBe(true);
-    expect(first.room.frontier).toBe(id(110));
+    expect(first.room.frontier).toBe(messageId(110));
     const second = applyHistory(
       first.room,
       { messages: [msg(111)], hasMore: false },
-      { kind: "newer", after: id(110) },
+      { kind: "newer", after: messageId(110) },
       opts,
     );
     expect(second.continueAfter).toBe(false);
@@ -150,22 +149,22 @@ describe("the frontier and gaps", () => {
   it("does not let live messages past a catch-up move the frontier over what is still missing", () => {
     // Reconnected at 10; 11..250 were missed; 251 arrives live before the catch-up answer.
     let room = live(loaded(1, 10), 251);
-    expect(room.frontier).toBe(id(10));
+    expect(room.frontier).toBe(messageId(10));
     room = applyHistory(
       room,
       { messages: range(11, 110).map((n) => msg(n)), hasMore: true },
-      { kind: "newer", after: id(10) },
+      { kind: "newer", after: messageId(10) },
       opts,
     ).room;
-    expect(room.frontier).toBe(id(110)); // not 251: 111..250 are still to come
+    expect(room.frontier).toBe(messageId(110)); // not 251: 111..250 are still to come
     expect(hasGap(room)).toBe(true);
   });
 
   it("stops at an empty catch-up page instead of asking the same question again", () => {
     const room = live(loaded(1, 10), 14);
-    const result = applyHistory(room, { messages: [], hasMore: true }, { kind: "newer", after: id(10) }, opts);
+    const result = applyHistory(room, { messages: [], hasMore: true }, { kind: "newer", after: messageId(10) }, opts);
     expect(result.continueAfter).toBe(false);
-    expect(result.room.frontier).toBe(id(14));
+    expect(result.room.frontier).toBe(messageId(14));
   });
 
   it("starts the frontier below the first live message of a room that loaded empty", () => {
@@ -173,7 +172,7 @@ describe("the frontier and gaps", () => {
     expect(room.loaded).toBe(true);
     expect(room.frontier).toBeUndefined();
     room = live(room, 7, 8);
-    expect(room.frontier).toBe(id(8));
+    expect(room.frontier).toBe(messageId(8));
     expect(hasGap(room)).toBe(false);
   });
 
@@ -188,7 +187,7 @@ describe("the frontier and gaps", () => {
       { kind: "initial" },
       opts,
     ).room;
-    expect(answered.frontier).toBe(id(5));
+    expect(answered.frontier).toBe(messageId(5));
     expect(hasGap(answered)).toBe(true); // 6..8 missing before 9
   });
 
@@ -200,9 +199,9 @@ describe("the frontier and gaps", () => {
       { kind: "unattributed" },
       opts,
     );
-    expect(touching.room.frontier).toBe(id(13));
+    expect(touching.room.frontier).toBe(messageId(13));
     const island = applyHistory(room, { messages: [msg(20), msg(22)], hasMore: false }, { kind: "unattributed" }, opts);
-    expect(island.room.frontier).toBe(id(10)); // says nothing about 11..19
+    expect(island.room.frontier).toBe(messageId(10)); // says nothing about 11..19
   });
 
   it("computes the next id with the padding", () => {
@@ -217,7 +216,7 @@ describe("trimming", () => {
     expect(ids(trimmed)).toEqual([7, 8, 9, 10]);
     expect(removed.map((message) => Number(message.id))).toEqual(range(1, 6));
     expect(trimmed.hasMoreOlder).toBe(true);
-    expect(trimmed.frontier).toBe(id(10));
+    expect(trimmed.frontier).toBe(messageId(10));
   });
 });
 

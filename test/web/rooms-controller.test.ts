@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ChatUser, MessageFrame, ServerFrame } from "../../core/protocol.js";
+import { type ChatUser, Limits, type MessageFrame, messageId, type ServerFrame } from "../../core/protocol.js";
+import { type TokenBucket, takeToken } from "../../core/rate-limiter.js";
 import type { ClientFrame } from "../../web/src/frames.js";
 import { RoomsController, type RoomsEvent } from "../../web/src/rooms/rooms-controller.js";
 
@@ -10,18 +11,22 @@ import { RoomsController, type RoomsEvent } from "../../web/src/rooms/rooms-cont
 
 const ME = "u-me";
 const ann: ChatUser = { userId: "u-ann", name: "Ann" };
-const id = (n: number) => String(n).padStart(12, "0");
 const msg = (room: string, n: number, sender: ChatUser = ann): MessageFrame => ({
   type: "message",
   room,
-  id: id(n),
+  id: messageId(n),
   sender,
   text: `${room} ${n}`,
   sentAt: "2026-11-29T06:30:00.000Z",
 });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+/** Messages `from..to` of a room, all from Ann. */
+const msgs = (room: string, from: number, to: number) => range(from, to).map((n) => msg(room, n));
 
+/** Where the controller keeps ME's room list. */
+const KEY = "chat.rooms.u-me";
 type RoomListJson = { rooms: string[]; selected: string; readUpTo: Record<string, string> };
+const storedList = (storage: MemoryStorage) => JSON.parse(storage.getItem(KEY) ?? "{}") as RoomListJson;
 
 class MemoryStorage {
   readonly items = new Map<string, string>();
@@ -67,8 +72,9 @@ function setup(options: { storage?: MemoryStorage; live?: boolean } = {}) {
   };
   const ids = (room: string) => rooms.room(room)?.messages.map((message) => Number(message.id)) ?? [];
   const takeSent = () => sent.splice(0);
+  const sendErrors = () => events.filter((event) => event.type === "send-error");
   if (options.live ?? true) goLive();
-  return { rooms, sent, events, storage, frame, goLive, drop, answerJoin, ids, takeSent };
+  return { rooms, sent, events, storage, frame, goLive, drop, answerJoin, ids, takeSent, sendErrors };
 }
 
 beforeEach(() => {
@@ -163,7 +169,7 @@ describe("joining", () => {
     const second = setup({ storage, live: false });
     expect(second.rooms.roomNames).toEqual(["lobby", "design", "ops"]);
     expect(second.rooms.selected).toBe("design");
-    storage.setItem("chat.rooms.u-me", '{"rooms":["lobby","BAD NAME",42,"ok"],"selected":"BAD NAME"}');
+    storage.setItem(KEY, '{"rooms":["lobby","BAD NAME",42,"ok"],"selected":"BAD NAME"}');
     const third = setup({ storage, live: false });
     expect(third.rooms.roomNames).toEqual(["lobby", "ok"]);
     expect(third.rooms.selected).toBe("lobby");
@@ -176,7 +182,7 @@ describe("unread across visits", () => {
     const first = setup({ storage });
     first.answerJoin("lobby", [msg("lobby", 1)]);
     first.rooms.joinByName("design");
-    first.answerJoin("design", [msg("design", 1), msg("design", 2)]); // seen: design is on screen
+    first.answerJoin("design", msgs("design", 1, 2)); // seen: design is on screen
     first.rooms.select("lobby");
     first.frame(msg("design", 3)); // arrives while the lobby is on screen: unread
     first.frame(msg("lobby", 2)); // on screen: read
@@ -185,7 +191,7 @@ describe("unread across visits", () => {
     // The next visit: each room's first history now includes what came after.
     const me: ChatUser = { userId: ME, name: "Me" };
     const second = setup({ storage });
-    second.answerJoin("lobby", [msg("lobby", 1), msg("lobby", 2), msg("lobby", 3)]);
+    second.answerJoin("lobby", msgs("lobby", 1, 3));
     second.answerJoin("design", [
       msg("design", 1),
       msg("design", 2),
@@ -208,12 +214,12 @@ describe("unread across visits", () => {
   it("starts a room never seen, and one whose stored mark is not a message id, at no unread", () => {
     const storage = new MemoryStorage();
     storage.setItem(
-      "chat.rooms.u-me",
-      JSON.stringify({ rooms: ["lobby", "ops", "qa"], selected: "lobby", readUpTo: { ops: "12", nope: id(1) } }),
+      KEY,
+      JSON.stringify({ rooms: ["lobby", "ops", "qa"], selected: "lobby", readUpTo: { ops: "12", nope: messageId(1) } }),
     );
     const { rooms, answerJoin } = setup({ storage });
     answerJoin("lobby", []);
-    answerJoin("ops", [msg("ops", 1), msg("ops", 2)]);
+    answerJoin("ops", msgs("ops", 1, 2));
     answerJoin("qa", [msg("qa", 1)]);
     expect(rooms.room("ops")?.unread).toBe(0);
     expect(rooms.room("qa")?.unread).toBe(0);
@@ -231,8 +237,8 @@ describe("the same person's other tabs", () => {
     a.takeSent();
     b.takeSent();
     /** What a browser does after one tab writes: a `storage` event in the others. */
-    const toB = () => b.rooms.syncFromStorage("chat.rooms.u-me");
-    const toA = () => a.rooms.syncFromStorage("chat.rooms.u-me");
+    const toB = () => b.rooms.syncFromStorage(KEY);
+    const toA = () => a.rooms.syncFromStorage(KEY);
     return { a, b, toA, toB };
   }
 
@@ -266,9 +272,9 @@ describe("the same person's other tabs", () => {
     // further one (2) stands.
     a.rooms.joinByName("ops");
     a.rooms.select("lobby");
-    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
+    const stored = storedList(a.storage);
     expect(stored.rooms).toEqual(["lobby", "design", "ops"]);
-    expect(stored.readUpTo.design).toBe(id(2));
+    expect(stored.readUpTo.design).toBe(messageId(2));
 
     toA();
     expect(a.rooms.room("design")?.unread).toBe(0);
@@ -304,16 +310,29 @@ describe("the same person's other tabs", () => {
     a.frame(msg("design", 21));
     a.rooms.flushStorage(); // pagehide
     expect(writes()).toBe(before + 2);
-    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
-    expect(stored.readUpTo.design).toBe(id(21));
+    const stored = storedList(a.storage);
+    expect(stored.readUpTo.design).toBe(messageId(21));
   });
 
   it("keeps a room another tab joined when this one writes before hearing of it", () => {
     const { a, b } = twoTabs();
     a.rooms.joinByName("design");
     b.rooms.joinByName("ops"); // before B's storage event for design
-    const stored = JSON.parse(a.storage.getItem("chat.rooms.u-me") ?? "{}") as RoomListJson;
+    const stored = storedList(a.storage);
     expect(stored.rooms).toEqual(["lobby", "design", "ops"]);
+  });
+
+  it("at the room cap, takes a swap (one room left, another joined) seen in one storage event", () => {
+    const { a, b, toB } = twoTabs();
+    for (const n of range(1, 19)) a.rooms.joinByName(`room-${n}`);
+    toB();
+    expect(b.rooms.roomNames).toHaveLength(20);
+    a.rooms.leave("room-19");
+    a.rooms.joinByName("design");
+    toB(); // B reads the list once, after both writes
+    expect(b.rooms.roomNames).toContain("design");
+    expect(b.rooms.roomNames).not.toContain("room-19");
+    expect(b.rooms.roomNames).toHaveLength(20);
   });
 
   it("ignores other keys, and other people's lists", () => {
@@ -334,10 +353,7 @@ describe("reconnecting", () => {
     rooms.joinByName("design");
     expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]); // one request at a time
     answerJoin("lobby", [msg("lobby", 1)]);
-    answerJoin(
-      "design",
-      range(1, 3).map((n) => msg("design", n)),
-    );
+    answerJoin("design", msgs("design", 1, 3));
     answerJoin("ops", []);
     expect(takeSent()).toEqual([
       { action: "join", room: "design" },
@@ -346,11 +362,11 @@ describe("reconnecting", () => {
 
     drop();
     goLive();
-    expect(takeSent()).toEqual([{ action: "join", room: "design", after: id(3) }]);
+    expect(takeSent()).toEqual([{ action: "join", room: "design", after: messageId(3) }]);
     // Live messages can overtake the join's answer: the merge takes each once.
     frame(msg("design", 5));
-    answerJoin("design", [msg("design", 4), msg("design", 5)]);
-    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: id(1) }]);
+    answerJoin("design", msgs("design", 4, 5));
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: messageId(1) }]);
     answerJoin("lobby", []);
     // A room that loaded empty has no id yet: a plain join brings its recent history.
     expect(takeSent()).toEqual([{ action: "join", room: "ops" }]);
@@ -359,25 +375,18 @@ describe("reconnecting", () => {
 
   it("follows hasMore until caught up", () => {
     const { rooms, answerJoin, takeSent, drop, goLive, frame, ids } = setup();
-    answerJoin(
-      "lobby",
-      range(1, 10).map((n) => msg("lobby", n)),
-    );
+    answerJoin("lobby", msgs("lobby", 1, 10));
     takeSent();
     drop();
     goLive();
-    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: id(10) }]);
-    answerJoin(
-      "lobby",
-      range(11, 110).map((n) => msg("lobby", n)),
-      true,
-    );
-    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: id(110) }]);
-    frame({ type: "history", room: "lobby", messages: range(111, 160).map((n) => msg("lobby", n)), hasMore: false });
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby", after: messageId(10) }]);
+    answerJoin("lobby", msgs("lobby", 11, 110), true);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: messageId(110) }]);
+    frame({ type: "history", room: "lobby", messages: msgs("lobby", 111, 160), hasMore: false });
     vi.advanceTimersByTime(5000);
     expect(takeSent()).toEqual([]);
     expect(ids("lobby")).toEqual(range(1, 160));
-    expect(rooms.room("lobby")?.frontier).toBe(id(160));
+    expect(rooms.room("lobby")?.frontier).toBe(messageId(160));
   });
 
   it("counts what a catch-up brings into a room not on screen as unread", () => {
@@ -399,16 +408,13 @@ describe("reconnecting", () => {
 describe("gaps", () => {
   it("fills a gap that is still there a moment later, with history after the last contiguous id", () => {
     const { answerJoin, takeSent, frame, ids } = setup();
-    answerJoin(
-      "lobby",
-      range(1, 10).map((n) => msg("lobby", n)),
-    );
+    answerJoin("lobby", msgs("lobby", 1, 10));
     takeSent();
     frame(msg("lobby", 13));
     vi.advanceTimersByTime(999);
     expect(takeSent()).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: id(10) }]);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: messageId(10) }]);
     frame({ type: "history", room: "lobby", messages: [msg("lobby", 11), msg("lobby", 13)], hasMore: false });
     expect(ids("lobby")).toEqual([...range(1, 11), 13]);
     vi.advanceTimersByTime(5000);
@@ -417,10 +423,7 @@ describe("gaps", () => {
 
   it("does not ask when the missing message arrives late on its own", () => {
     const { answerJoin, takeSent, frame, ids } = setup();
-    answerJoin(
-      "lobby",
-      range(1, 10).map((n) => msg("lobby", n)),
-    );
+    answerJoin("lobby", msgs("lobby", 1, 10));
     takeSent();
     frame(msg("lobby", 12));
     frame(msg("lobby", 11));
@@ -433,17 +436,13 @@ describe("gaps", () => {
 describe("older messages", () => {
   it("asks for the page before the oldest one, once at a time, and stops at the start", () => {
     const { rooms, answerJoin, takeSent, frame, ids } = setup();
-    answerJoin(
-      "lobby",
-      range(101, 150).map((n) => msg("lobby", n)),
-      true,
-    );
+    answerJoin("lobby", msgs("lobby", 101, 150), true);
     takeSent();
     rooms.loadOlder("lobby");
     rooms.loadOlder("lobby");
     expect(rooms.isLoadingOlder("lobby")).toBe(true);
-    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: id(101) }]);
-    frame({ type: "history", room: "lobby", messages: range(1, 100).map((n) => msg("lobby", n)), hasMore: false });
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: messageId(101) }]);
+    frame({ type: "history", room: "lobby", messages: msgs("lobby", 1, 100), hasMore: false });
     expect(rooms.isLoadingOlder("lobby")).toBe(false);
     expect(ids("lobby")).toEqual(range(1, 150));
     rooms.loadOlder("lobby");
@@ -456,15 +455,15 @@ describe("pacing", () => {
   it("keeps within the server's rate limit when rejoining many rooms, leaving room for a message", () => {
     const storage = new MemoryStorage();
     const names = range(1, 19).map((n) => `room-${String(n).padStart(2, "0")}`);
-    storage.setItem("chat.rooms.u-me", JSON.stringify({ rooms: ["lobby", ...names], selected: "lobby" }));
+    storage.setItem(KEY, JSON.stringify({ rooms: ["lobby", ...names], selected: "lobby" }));
     const { rooms, takeSent, answerJoin } = setup({ storage });
-    // The server's bucket, as core/rate-limiter.ts keeps it: every frame but refresh takes a token.
-    let tokens = 10;
-    let last = Date.now();
+    // The server's own bucket (core/rate-limiter.ts) at its default limit: every frame but refresh takes a token.
+    const limit = { burst: Limits.defaultMessageBurst, perSecond: Limits.defaultMessagesPerSecond };
+    let bucket: TokenBucket | undefined;
     const take = () => {
-      tokens = Math.min(10, tokens + ((Date.now() - last) / 1000) * 2) - 1;
-      last = Date.now();
-      expect(tokens).toBeGreaterThanOrEqual(0);
+      const result = takeToken(bucket, Date.now(), limit);
+      expect(result.allowed).toBe(true);
+      bucket = result.bucket;
     };
     const joined: string[] = [];
     const answerAll = () => {
@@ -515,7 +514,7 @@ describe("pacing", () => {
 
 describe("errors", () => {
   it("rejoins a room the server says this connection is not in", () => {
-    const { rooms, answerJoin, takeSent, frame, events } = setup();
+    const { rooms, answerJoin, takeSent, frame, sendErrors } = setup();
     answerJoin("lobby", []);
     rooms.joinByName("design");
     answerJoin("design", []);
@@ -525,35 +524,31 @@ describe("errors", () => {
     frame({ type: "error", code: "not_a_member", message: 'Join "design" first.', room: "design" });
     expect(rooms.canSend("design")).toBe(false);
     expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
-    expect(events.filter((event) => event.type === "send-error")).toHaveLength(1);
+    expect(sendErrors()).toHaveLength(1);
   });
 
   it("says nothing about a room already left", () => {
-    const { rooms, answerJoin, frame, events, takeSent } = setup();
+    const { rooms, answerJoin, frame, sendErrors, takeSent } = setup();
     answerJoin("lobby", []);
     rooms.joinByName("design");
     answerJoin("design", []);
     rooms.leave("design");
     takeSent();
     frame({ type: "error", code: "not_a_member", message: 'Join "design" first.', room: "design" });
-    expect(events.filter((event) => event.type === "send-error")).toEqual([]);
+    expect(sendErrors()).toEqual([]);
     expect(takeSent()).toEqual([]);
   });
 
   it("lets scrolling ask again when a page of older messages failed", () => {
     const { rooms, answerJoin, frame, takeSent } = setup();
-    answerJoin(
-      "lobby",
-      range(51, 100).map((n) => msg("lobby", n)),
-      true,
-    );
+    answerJoin("lobby", msgs("lobby", 51, 100), true);
     takeSent();
     rooms.loadOlder("lobby");
     expect(takeSent()).toHaveLength(1);
     frame({ type: "error", code: "internal_error", message: "That did not work.", room: "lobby" });
     expect(rooms.isLoadingOlder("lobby")).toBe(false);
     rooms.loadOlder("lobby");
-    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: id(51) }]);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: messageId(51) }]);
   });
 
   it("sends a failed join once more, then waits for the next connection", () => {
@@ -573,12 +568,12 @@ describe("errors", () => {
   });
 
   it("shows errors about a message the person sent", () => {
-    const { rooms, answerJoin, frame, events } = setup();
+    const { rooms, answerJoin, frame, sendErrors } = setup();
     answerJoin("lobby", []);
     rooms.sendMessage("x");
     frame({ type: "error", code: "rate_limited", message: "Too many messages", room: "lobby" });
     frame({ type: "error", code: "invalid_json", message: "The message is not valid JSON." });
-    expect(events.filter((event) => event.type === "send-error").map((event) => event.type)).toHaveLength(2);
+    expect(sendErrors()).toHaveLength(2);
   });
 });
 

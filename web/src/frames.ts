@@ -1,5 +1,6 @@
 import {
   type ChatUser,
+  chatUserOf,
   type ErrorFrame,
   type HistoryFrame,
   type HistoryRequest,
@@ -19,8 +20,8 @@ import {
   type ServerFrame,
 } from "../../core/protocol.js";
 
-/** Every frame the page sends. */
-export type ClientFrame = SendMessageRequest | JoinRequest | LeaveRequest | HistoryRequest | RefreshRequest;
+/** Every frame the page sends: exactly the requests the server parses. */
+export type { ClientRequest as ClientFrame } from "../../core/client-request.js";
 
 /**
  * Parses a frame from the server. Returns undefined for anything that is not a frame this page understands, so a
@@ -105,9 +106,8 @@ function asRefreshed(value: Record<string, unknown>): RefreshedFrame | undefined
 
 function asUser(value: unknown): ChatUser | undefined {
   if (!isObject(value) || typeof value.userId !== "string" || value.userId === "") return undefined;
-  // An empty name is no name: the page falls back to the user id.
-  const name = typeof value.name === "string" && value.name !== "" ? value.name : undefined;
-  return name ? { userId: value.userId, name } : { userId: value.userId };
+  // chatUserOf drops an empty name: the page falls back to the user id.
+  return chatUserOf({ userId: value.userId, name: typeof value.name === "string" ? value.name : undefined });
 }
 
 function roomOf(value: unknown): string | undefined {

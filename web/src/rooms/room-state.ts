@@ -65,7 +65,7 @@ export const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b 
 export const nextId = (id: string): string => messageId(Number(id) + 1);
 const previousId = (id: string): string => messageId(Math.max(0, Number(id) - 1));
 
-export const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
+const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
 export const oldestId = (room: RoomState): string | undefined => room.messages[0]?.id;
 
 /** There is a message above the frontier that the page holds, with something missing before it. */
@@ -140,7 +140,7 @@ export function mergeMessages(
  * messages arrive live, and nothing before them can be missing (the page was a member before the server read the
  * empty history), so the frontier starts just below them.
  */
-export function advanceFrontier(room: RoomState): RoomState {
+function advanceFrontier(room: RoomState): RoomState {
   let frontier = room.frontier;
   const first = room.messages[0];
   if (frontier === undefined) {
@@ -160,7 +160,7 @@ export function advanceFrontier(room: RoomState): RoomState {
  * Marks every id in `(from, to]` as accounted for: the server answered a request for exactly that range. Counts only
  * when the range touches the frontier; an island further up says nothing about what lies between.
  */
-export function coverRange(room: RoomState, from: string | undefined, to: string): RoomState {
+function coverRange(room: RoomState, from: string | undefined, to: string): RoomState {
   const frontier = room.frontier;
   if (frontier === undefined) {
     // The first history of the room: its range is the start of what the page knows.
@@ -183,7 +183,7 @@ export type HistoryAnswer =
   /** A frame the page cannot tie to a request (a late part of a long answer): its messages, and nothing more. */
   | { kind: "unattributed" };
 
-export interface HistoryResult extends Merged {
+interface HistoryResult extends Merged {
   /** The server has more after this page: ask again with `after` = the frontier. */
   continueAfter: boolean;
 }
@@ -233,9 +233,6 @@ export function applyHistory(
   }
   return { room: next, added: merged.added, continueAfter };
 }
-
-/** Where a catch-up starts: the frontier, or nothing (a plain join) when the room never loaded. */
-export const catchUpCursor = (room: RoomState): string | undefined => room.frontier;
 
 export function applyPresence(room: RoomState, users: readonly ChatUser[]): RoomState {
   return { ...room, online: new Map(users.map((user) => [user.userId, user])) };

@@ -15,12 +15,12 @@ import {
   applyJoined,
   applyLeft,
   applyPresence,
-  catchUpCursor,
   compareIds,
   emptyRoom,
   type HistoryAnswer,
   hasGap,
   MAX_ROOMS,
+  type Merged,
   markRead,
   markReadUpTo,
   mergeMessages,
@@ -60,7 +60,8 @@ export interface RoomsControllerOptions {
   gapFillDelayMs?: number;
   /** Rooms keep at most this many messages; older ones can be fetched again by scrolling. @default 1000 */
   maxMessagesPerRoom?: number;
-  queue?: Partial<Omit<RequestQueueOptions, "build" | "send">>;
+  /** The server's rate limit and the queue's timing; the controller supplies the rest. */
+  queue?: Pick<RequestQueueOptions, "burst" | "perSecond" | "reserve" | "timeoutMs">;
   now?: () => number;
 }
 
@@ -112,7 +113,7 @@ export class RoomsController {
     });
     const stored = loadRoomList(options.storage, this.storageKey);
     for (const name of stored.rooms) this.rooms.set(name, emptyRoom(name, stored.readUpTo[name]));
-    this.selectedRoom = this.rooms.has(stored.selected) ? stored.selected : LOBBY;
+    this.selectedRoom = stored.selected; // always one of stored.rooms
   }
 
   onEvent(listener: (event: RoomsEvent) => void): () => void {
@@ -198,15 +199,16 @@ export class RoomsController {
   syncFromStorage(key: string | null): void {
     if (!this.options.storage || (key !== null && key !== this.storageKey)) return;
     const stored = loadRoomList(this.options.storage, this.storageKey);
+    // Leave first: at the room cap, a room left there makes the space for one joined there (here and on the server).
+    for (const name of this.roomNames) {
+      if (!stored.rooms.includes(name)) this.leave(name);
+    }
     let changed = false;
     for (const name of stored.rooms) {
       if (this.rooms.has(name) || this.rooms.size >= MAX_ROOMS) continue;
       this.rooms.set(name, emptyRoom(name, stored.readUpTo[name]));
       if (this.live) this.queue.enqueue({ room: name, kind: "join" });
       changed = true;
-    }
-    for (const name of this.roomNames) {
-      if (!stored.rooms.includes(name)) this.leave(name);
     }
     for (const [name, id] of Object.entries(stored.readUpTo)) {
       const room = this.rooms.get(name);
@@ -240,8 +242,7 @@ export class RoomsController {
   dispose(): void {
     this.flushStorage();
     this.queue.reset();
-    for (const timer of this.gapTimers.values()) clearTimeout(timer);
-    this.gapTimers.clear();
+    this.clearGapTimers();
     this.listeners.clear();
   }
 
@@ -256,8 +257,7 @@ export class RoomsController {
     this.retried.clear();
     this.expecting.clear();
     this.loadingOlder.clear();
-    for (const timer of this.gapTimers.values()) clearTimeout(timer);
-    this.gapTimers.clear();
+    this.clearGapTimers();
     if (live) {
       // Every connection starts in the lobby, so messages can go there at once; its join brings history and presence.
       this.member.add(LOBBY);
@@ -313,11 +313,9 @@ export class RoomsController {
     const answer = this.answerFor(name, frame);
     const selected = name === this.selectedRoom;
     const result = applyHistory(room, frame, answer, { ownUserId: this.options.ownUserId, selected });
-    this.rooms.set(name, result.room);
-    if (result.room.readUpTo !== room.readUpTo) this.persistReadMarksSoon();
     if (answer.kind === "older") this.loadingOlder.delete(name);
     const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
-    if (result.added.length > 0) this.emit({ type: "messages", room: name, added: result.added, arrival });
+    this.commit(name, room, result, arrival);
     if (result.continueAfter) this.queue.enqueue({ room: name, kind: "newer" });
     this.afterMerge(name, arrival);
     this.emit({ type: "older", room: name });
@@ -346,11 +344,16 @@ export class RoomsController {
     const selected = name === this.selectedRoom;
     const merged = mergeMessages(room, messages, { arrival, ownUserId: this.options.ownUserId, selected });
     if (merged.added.length === 0) return;
-    this.rooms.set(name, merged.room);
-    if (merged.room.readUpTo !== room.readUpTo) this.persistReadMarksSoon();
-    this.emit({ type: "messages", room: name, added: merged.added, arrival });
+    this.commit(name, room, merged, arrival);
     if (merged.room.unread !== room.unread) this.emit({ type: "rooms" });
     this.afterMerge(name, arrival);
+  }
+
+  /** Keeps a merge's result: the room, its read mark (soon), and the new messages for the views. */
+  private commit(name: string, before: RoomState, result: Merged, arrival: Arrival): void {
+    this.rooms.set(name, result.room);
+    if (result.room.readUpTo !== before.readUpTo) this.persistReadMarksSoon();
+    if (result.added.length > 0) this.emit({ type: "messages", room: name, added: result.added, arrival });
   }
 
   /** Trims long rooms, and plans a gap fill when the room now holds messages beyond a hole. */
@@ -375,6 +378,11 @@ export class RoomsController {
       }, this.options.gapFillDelayMs ?? 1000);
       this.gapTimers.set(name, timer);
     }
+  }
+
+  private clearGapTimers(): void {
+    for (const timer of this.gapTimers.values()) clearTimeout(timer);
+    this.gapTimers.clear();
   }
 
   private updatePresence(name: string, change: (room: RoomState) => RoomState): void {
@@ -473,7 +481,8 @@ export class RoomsController {
     if (!room) return undefined;
     switch (kind) {
       case "join": {
-        const after = catchUpCursor(room);
+        // Catch up from the frontier, or a plain join (recent history) when the room never loaded.
+        const after = room.frontier;
         this.expecting.set(name, after === undefined ? { kind: "initial" } : { kind: "newer", after });
         return joinFrame(name, after);
       }

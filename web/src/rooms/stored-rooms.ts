@@ -17,9 +17,20 @@ type Storage = Pick<globalThis.Storage, "getItem" | "setItem">;
  * is dropped rather than trusted: the lobby alone is always a valid start.
  */
 export function loadRoomList(storage: Storage | undefined, key: string): RoomList {
+  let raw: string | null = null;
+  try {
+    raw = storage?.getItem(key) ?? null;
+  } catch {
+    // Reading throws under some privacy settings: the lobby alone.
+  }
+  return parseRoomList(raw);
+}
+
+/** `loadRoomList` on the stored text, so `updateRoomList` reads storage once. */
+function parseRoomList(raw: string | null): RoomList {
   let value: unknown;
   try {
-    value = JSON.parse(storage?.getItem(key) ?? "null");
+    value = JSON.parse(raw ?? "null");
   } catch {
     value = null;
   }
@@ -59,7 +70,13 @@ export interface RoomListChange {
  */
 export function updateRoomList(storage: Storage | undefined, key: string, change: RoomListChange): void {
   if (!storage) return;
-  const stored = loadRoomList(storage, key);
+  let raw: string | null;
+  try {
+    raw = storage.getItem(key);
+  } catch {
+    return; // unreadable storage: nothing to merge with, and no write
+  }
+  const stored = parseRoomList(raw);
   const names = new Set(stored.rooms);
   if (change.joined && names.size < MAX_ROOMS) names.add(change.joined);
   if (change.left !== LOBBY && change.left !== undefined) names.delete(change.left);
@@ -73,7 +90,7 @@ export function updateRoomList(storage: Storage | undefined, key: string, change
   const selected = [change.selected, stored.selected].find((name) => name !== undefined && names.has(name)) ?? LOBBY;
   const next = JSON.stringify({ rooms, selected, readUpTo } satisfies RoomList);
   try {
-    if (storage.getItem(key) !== next) storage.setItem(key, next);
+    if (raw !== next) storage.setItem(key, next);
   } catch {
     // Quota exceeded or storage disabled: the rooms still work for this visit.
   }

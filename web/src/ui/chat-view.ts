@@ -85,7 +85,6 @@ export class ChatView {
     this.connection = state;
     this.renderComposerState();
     this.renderOnline();
-    for (const room of this.lists.keys()) this.renderOlder(room);
   }
 
   dispose(): void {
@@ -103,7 +102,8 @@ export class ChatView {
         this.showRoom(event.room, this.shownRoom);
         break;
       case "messages":
-        this.listFor(event.room).add(event.added, event.arrival);
+        // A room never shown has no list yet: showRoom builds it from the state, which already holds these.
+        this.lists.get(event.room)?.add(event.added, event.arrival);
         if (event.arrival === "live" && event.room === this.rooms.selected) this.announce(event.added);
         break;
       case "trimmed":

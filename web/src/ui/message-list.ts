@@ -132,8 +132,7 @@ export class MessageList {
 
   setOlderState(state: OlderState): void {
     this.older = state;
-    this.renderStatus();
-    this.updateEmpty();
+    this.updateEmpty(); // renders the status too
     this.fillViewport();
   }
 
@@ -143,8 +142,6 @@ export class MessageList {
   }
 
   private insert(frame: MessageFrame): void {
-    const time = Date.parse(frame.sentAt);
-    const entry: Entry = { frame, time, element: this.render(frame, time) };
     // Binary search for the first entry with a larger id: pages of older messages land at the start, live ones at
     // the end, late ones in between.
     let low = 0;
@@ -155,6 +152,8 @@ export class MessageList {
       else high = mid;
     }
     if (this.entries[low]?.frame.id === frame.id) return;
+    const time = Date.parse(frame.sentAt);
+    const entry: Entry = { frame, time, element: this.render(frame, time) };
     this.list.insertBefore(entry.element, this.entries[low]?.element ?? null);
     this.entries.splice(low, 0, entry);
     this.regroup(low);

@@ -124,8 +124,12 @@ export class RoomList {
       }
       row.button.dataset.joining = String(item.joining);
       row.badge.hidden = item.unread === 0;
-      const count = item.unread > 99 ? "99+" : String(item.unread);
-      row.badge.replaceChildren(el("span", { "aria-hidden": "true" }, count), srOnly(`, ${item.unread} unread`));
+      // Every `rooms` event renders every room: rebuild a badge only when its count changed.
+      if (row.badge.dataset.unread !== String(item.unread)) {
+        row.badge.dataset.unread = String(item.unread);
+        const count = item.unread > 99 ? "99+" : String(item.unread);
+        row.badge.replaceChildren(el("span", { "aria-hidden": "true" }, count), srOnly(`, ${item.unread} unread`));
+      }
     });
   }
 
