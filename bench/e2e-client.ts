@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import { LOBBY, TOKEN_QUERY_PARAMETER } from "../core/protocol.js";
+import { devSignIn } from "../sandbox/dev-auth.js";
 
 /** Where the e2e clients connect. */
 export interface ChatEndpoint {
@@ -29,8 +30,8 @@ export async function measureLatency(
   const sockets: WebSocket[] = [];
   try {
     const tokens = await Promise.all(
-      Array.from({ length: options.clients }, (_, i) =>
-        endpoint.signInUrl ? signIn(endpoint.signInUrl, `bench-${i}`) : undefined,
+      Array.from({ length: options.clients }, async (_, i) =>
+        endpoint.signInUrl ? (await devSignIn(endpoint.signInUrl, `bench-${i}`)).accessToken : undefined,
       ),
     );
     // A few at a time: a burst of connects would measure the authorizer's queue, not the chat.
@@ -92,17 +93,6 @@ export async function measureLatency(
   } finally {
     for (const socket of sockets) socket.terminate();
   }
-}
-
-async function signIn(url: string, name: string): Promise<string> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (response.status !== 200) throw new Error(`sign-in answered ${response.status}`);
-  return ((await response.json()) as { accessToken: string }).accessToken;
 }
 
 function open(url: string, token: string | undefined): Promise<WebSocket> {

@@ -1,3 +1,4 @@
+import { devSignInUrl } from "../sandbox/dev-auth.js";
 import { startSandbox } from "../sandbox/sandbox.js";
 import type { ServiceMethods } from "./child-protocol.js";
 import type { ChatEndpoint } from "./e2e-client.js";
@@ -11,7 +12,7 @@ export async function serve(): Promise<ServiceMethods> {
   return {
     info: async (): Promise<ChatEndpoint> => ({
       webSocketUrl: sandbox.urls.webSocket,
-      signInUrl: new URL("auth/dev/signin", sandbox.urls.page).href,
+      signInUrl: devSignInUrl(sandbox.urls.page),
     }),
     close: () => sandbox.close(),
   };

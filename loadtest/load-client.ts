@@ -1,10 +1,6 @@
 import WebSocket from "ws";
-
-/** The development sign-in's answer (sandbox/dev-auth.ts). */
-interface SignIn {
-  accessToken: string;
-  user: { userId: string };
-}
+import { TOKEN_QUERY_PARAMETER } from "../core/protocol.js";
+import { devSignIn } from "../sandbox/dev-auth.js";
 
 /**
  * One load test client: a signed-in `ws` socket that hands every frame to `onFrame` and can wait for a flush marker.
@@ -42,14 +38,8 @@ export class LoadClient {
     endpoint: { signInUrl: string; webSocketUrl: string },
     onFrame: (client: LoadClient, frame: unknown, at: number) => void,
   ): Promise<LoadClient> {
-    const response = await fetch(endpoint.signInUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: `load-${index}` }),
-    });
-    if (response.status !== 200) throw new Error(`sign-in ${index} answered ${response.status}`);
-    const { accessToken, user } = (await response.json()) as SignIn;
-    const url = `${endpoint.webSocketUrl}?token=${encodeURIComponent(accessToken)}`;
+    const { accessToken, user } = await devSignIn(endpoint.signInUrl, `load-${index}`);
+    const url = `${endpoint.webSocketUrl}?${TOKEN_QUERY_PARAMETER}=${encodeURIComponent(accessToken)}`;
     const socket = new WebSocket(url, { perMessageDeflate: false, headers: { "User-Agent": "loadtest" } });
     await new Promise<void>((resolve, reject) => {
       socket.once("open", () => resolve());

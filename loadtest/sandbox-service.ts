@@ -2,6 +2,7 @@ import { Broadcaster, onePage } from "../core/broadcast.js";
 import { EnvVar } from "../core/env.js";
 import { Logger } from "../core/logger.js";
 import { createManagementConnections } from "../core/management-client.js";
+import { devSignInUrl } from "../sandbox/dev-auth.js";
 import { type Sandbox, startSandbox } from "../sandbox/sandbox.js";
 
 /** What the load test needs of a sandbox, wherever it runs. */
@@ -56,7 +57,7 @@ export async function startSandboxService(): Promise<SandboxService> {
   return {
     endpoint: () => ({
       webSocketUrl: sandbox.urls.webSocket,
-      signInUrl: new URL("auth/dev/signin", sandbox.urls.page).href,
+      signInUrl: devSignInUrl(sandbox.urls.page),
     }),
     async flush(marker) {
       await sandbox.hooks.idle();

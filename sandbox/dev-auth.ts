@@ -18,6 +18,21 @@ export interface DevSignInResponse {
   user: { userId: string; name: string };
 }
 
+/** The development sign-in's URL on a sandbox's page (the auth backend sits at `/auth`, as the stack has it). */
+export const devSignInUrl = (pageUrl: string): string => new URL("auth/dev/signin", pageUrl).href;
+
+/** Signs in as `name` through the development sign-in, as the page does; any answer but 200 throws. */
+export async function devSignIn(url: string, name: string): Promise<DevSignInResponse> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (response.status !== 200) throw new Error(`sign-in answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as DevSignInResponse;
+}
+
 /**
  * The development sign-in: a name and no password gets a token from the development issuer, whose JWKS is served
  * where SuperTokens serves its own (`<apiBasePath>/jwt/jwks.json`).

@@ -8,6 +8,7 @@ import {
   connectionIdOf,
   connectionRecords,
   flushDeliveries,
+  isMessageFrame,
   startTestSandbox,
   type TestSandbox,
 } from "../support/sandbox.js";
@@ -15,7 +16,6 @@ import {
 // The chat end to end through the sandbox: real ws clients, the real handlers, dynalite.
 const isMessage = (text: string) => (frame: unknown) =>
   (frame as MessageFrame).type === "message" && (frame as MessageFrame).text === text;
-const isMessageFrame = (frame: unknown) => (frame as MessageFrame).type === "message";
 const isError = (frame: unknown) => (frame as ErrorFrame).type === "error";
 
 describe("chat through the sandbox", () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ErrorFrame, MessageFrame } from "../../core/protocol.js";
-import { connectAs, flushDeliveries, startTestSandbox, type TestSandbox } from "../support/sandbox.js";
+import { connectAs, flushDeliveries, isMessageFrame, startTestSandbox, type TestSandbox } from "../support/sandbox.js";
 import { isErrorWith, isMessageWith } from "./security-sandbox.js";
 
 // The per-connection token bucket through the sandbox, configured as the stack configures it (MESSAGE_BURST,
@@ -8,7 +8,6 @@ import { isErrorWith, isMessageWith } from "./security-sandbox.js";
 // The 128 KB message limit (close 1009) is covered in test/sandbox/chat.test.ts.
 
 const BURST = 3;
-const isMessageFrame = (frame: unknown) => (frame as MessageFrame).type === "message";
 
 describe("message rate limit", () => {
   let sandbox: TestSandbox;

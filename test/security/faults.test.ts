@@ -1,11 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { HistoryFrame, MessageFrame, PresenceChangeFrame } from "../../core/protocol.js";
 import { JWKS_FAILURE_COOLDOWN_MS } from "../../core/token-verifier.js";
+import { PAST_CONNECT_GRACE_MS, testClock } from "../support/clock.js";
 import {
   type ChatClient,
   connectAs,
   connectionRecords,
   flushDeliveries,
+  isMessageFrame,
+  isRefreshed,
   startTestSandbox,
   type TestSandbox,
 } from "../support/sandbox.js";
@@ -28,8 +31,6 @@ import { fakeWallClock } from "./wall-clock.js";
 
 type Client = TestClient & { userId: string };
 
-const isRefreshed = (frame: unknown) => (frame as { type?: string }).type === "refreshed";
-const isMessageFrame = (frame: unknown) => (frame as MessageFrame).type === "message";
 const textsOf = (client: Client) => client.framesWhere<MessageFrame>(isMessageFrame).map((frame) => frame.text);
 /** API Gateway's own error frame, sent when a route's integration failed (a crash, from the client's side). */
 const isGatewayError = (frame: unknown) =>
@@ -37,15 +38,12 @@ const isGatewayError = (frame: unknown) =>
 /** The sandbox's lines about an integration that threw or timed out. */
 const crashLines = (sandbox: TestSandbox) => sandbox.logLines.filter((line) => /ERROR +\S+ failed +conn/.test(line));
 
-/** API Gateway answers 410 while `$connect` runs; the chat leaves connections this young alone on a 410. */
-const CONNECT_GRACE_MS = 29_000;
-
 describe("a broadcast that meets 410, 429 and 500", () => {
   let sandbox: TestSandbox;
-  /** The sandbox's clock (gateway, handlers, issuer) runs this far ahead of the real one. */
-  let aheadMs = 0;
+  /** The sandbox's clock (gateway, handlers, issuer): jumps ahead of the real one. */
+  const time = testClock();
   beforeAll(async () => {
-    sandbox = await startTestSandbox({ clock: () => Date.now() + aheadMs });
+    sandbox = await startTestSandbox({ clock: time.clock });
   });
   afterAll(() => sandbox.close());
 
@@ -58,7 +56,7 @@ describe("a broadcast that meets 410, 429 and 500", () => {
       connectAs(sandbox, "bram"),
       connectAs(sandbox, "gwen"),
     ]);
-    aheadMs += CONNECT_GRACE_MS + 1000; // all of them are past `$connect` by any measure
+    time.advance(PAST_CONNECT_GRACE_MS); // all of them are past `$connect` by any measure
     const yuri = await connectAs(sandbox, "yuri"); // ... but this one has just connected
     const [tessId, bramId, gwenId, yuriId] = [
       tess.connectionId,

@@ -1,8 +1,8 @@
 import { randomUUID, sign } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ErrorFrame, RefreshedFrame } from "../../core/protocol.js";
+import type { ErrorFrame } from "../../core/protocol.js";
 import { devUserId } from "../../sandbox/dev-auth.js";
-import { connectionIdOf, connectionRecords, flushDeliveries } from "../support/sandbox.js";
+import { connectionIdOf, connectionRecords, flushDeliveries, isRefreshed } from "../support/sandbox.js";
 import { newRsaKey } from "../support/token-issuer.js";
 import { openClient, type TestClient } from "../support/ws-client.js";
 import {
@@ -23,7 +23,6 @@ import { fakeWallClock, type WallClock } from "./wall-clock.js";
 // connections it meets past their expiry.
 
 const TTL_SECONDS = 60;
-const isRefreshed = (frame: unknown) => (frame as RefreshedFrame).type === "refreshed";
 
 type Client = TestClient & { userId: string; token: string };
 

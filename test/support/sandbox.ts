@@ -1,5 +1,6 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ConnectionRecord } from "../../core/connection-table.js";
+import { type DevSignInResponse, devSignIn, devSignInUrl } from "../../sandbox/dev-auth.js";
 import { generateSigningKey } from "../../sandbox/dev-issuer.js";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../../sandbox/sandbox.js";
 import { openClient, type TestClient } from "./ws-client.js";
@@ -30,18 +31,8 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
 }
 
 /** Signs in through the development endpoint, as the page does. */
-export async function signIn(
-  sandbox: Sandbox,
-  name: string,
-): Promise<{ accessToken: string; expiresAt: number; user: { userId: string; name: string } }> {
-  const response = await fetch(new URL("auth/dev/signin", sandbox.urls.page), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name }),
-  });
-  if (response.status !== 200) throw new Error(`sign-in answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as Awaited<ReturnType<typeof signIn>>;
-}
+export const signIn = (sandbox: Sandbox, name: string): Promise<DevSignInResponse> =>
+  devSignIn(devSignInUrl(sandbox.urls.page), name);
 
 /** A signed-in test client: who it is, and which connection the gateway gave it. */
 export type ChatClient = TestClient & { userId: string; connectionId: string };
@@ -112,3 +103,7 @@ export async function flushDeliveries(
     }),
   );
 }
+
+/** Frame predicates the sandbox and security tests share. */
+export const isMessageFrame = (frame: unknown): boolean => (frame as { type?: unknown }).type === "message";
+export const isRefreshed = (frame: unknown): boolean => (frame as { type?: unknown }).type === "refreshed";
