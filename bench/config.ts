@@ -39,7 +39,8 @@ export const FULL: BenchConfig = {
     sequentialSizes: [1_000, 10_000, 100_000],
     leanSizes: [1_000, 10_000, 100_000],
     sequentialMaxSeconds: 5,
-    warmUpSends: 2_000,
+    warmUpRecipients: 1_000,
+    warmUpSeconds: 3,
     runTimeoutSeconds: 900,
   },
   workers: {
@@ -70,7 +71,8 @@ export const QUICK: BenchConfig = {
     sequentialSizes: [1_000],
     leanSizes: [],
     sequentialMaxSeconds: 1,
-    warmUpSends: 1_000,
+    warmUpRecipients: 1_000,
+    warmUpSeconds: 0.75,
     runTimeoutSeconds: 120,
   },
   workers: {

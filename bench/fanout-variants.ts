@@ -46,13 +46,21 @@ export interface FanoutContext {
   managementEndpoint: string;
 }
 
+/** How a variant warms up: the same for every variant, so that each is measured as warm as the others. */
+export interface WarmUp {
+  /** Recipients of each previous message: the room's first ones. */
+  recipients: number;
+  /** Previous messages are sent until this (performance.now); at least one is. */
+  until: number;
+}
+
 /** A variant with its clients built (as a warm Lambda holds them), ready to broadcast. */
 export interface PreparedFanout {
   /**
-   * The previous message to the same room, as a warm Lambda has sent it: a broadcast, the variant's own way, to the
-   * room's first `sends` members, so that the measured one runs on warm code, sockets and reads.
+   * The previous messages to the same room, as a Lambda that has been serving the room has sent them: broadcasts,
+   * the variant's own way, so that the measured one runs on code the JIT has optimised and on open sockets.
    */
-  warmUp(sends: number): Promise<void>;
+  warmUp(warmUp: WarmUp): Promise<void>;
   /**
    * Broadcasts to everyone in the table; stops early (between sends) once `deadline` (performance.now) passes.
    * Calls `onSend` after every send that succeeded.
@@ -117,13 +125,9 @@ function broadcasterVariant(context: FanoutContext, connections: ConnectionsApi)
       onExpired: (recipient) => api.close(recipient.connectionId),
     });
   return {
-    async warmUp(sends) {
-      // As many previous messages as it takes: a room smaller than `sends` gets several.
-      for (let left = sends; left > 0; ) {
-        const { delivered } = await broadcast(firstOf(rooms.members(context.room), left));
-        if (delivered === 0) return;
-        left -= delivered;
-      }
+    async warmUp({ recipients, until }) {
+      do await broadcast(firstOf(rooms.members(context.room), recipients));
+      while (performance.now() < until);
     },
     async run(_deadline, sent) {
       onSend = sent;
@@ -177,15 +181,17 @@ function awsSampleVariant(context: FanoutContext): PreparedFanout {
     return items;
   };
   return {
-    async warmUp(sends) {
-      const items: Record<string, unknown>[] = [];
-      for (let startKey: Record<string, unknown> | undefined, more = true; more && items.length < sends; ) {
-        const page = await query(startKey, sends - items.length);
-        items.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-        more = startKey !== undefined;
-      }
-      await Promise.all(items.map(({ connectionId }) => post(connectionId as string)));
+    async warmUp({ recipients, until }) {
+      do {
+        const items: Record<string, unknown>[] = [];
+        for (let startKey: Record<string, unknown> | undefined, more = true; more && items.length < recipients; ) {
+          const page = await query(startKey, recipients - items.length);
+          items.push(...(page.Items ?? []));
+          startKey = page.LastEvaluatedKey;
+          more = startKey !== undefined;
+        }
+        await Promise.all(items.map(({ connectionId }) => post(connectionId as string)));
+      } while (performance.now() < until);
     },
     async run(_deadline, sent) {
       onSend = sent;
@@ -205,11 +211,16 @@ function sequentialVariant(context: FanoutContext): PreparedFanout {
   );
   const api = createManagementConnections({ endpoint: context.managementEndpoint });
   return {
-    async warmUp(sends) {
-      // One at a time, as it sends: a tenth of the others' warm-up keeps it from taking ten times as long.
-      for await (const page of firstOf(rooms.members(context.room), Math.ceil(sends / 10))) {
-        for (const { connectionId } of page) await api.post(connectionId, SAMPLE_FRAME);
-      }
+    async warmUp({ recipients, until }) {
+      // One at a time, as it sends. It stops when the time is up, even mid-message: one message to 1,000 takes 20 s.
+      do {
+        for await (const page of firstOf(rooms.members(context.room), recipients)) {
+          for (const { connectionId } of page) {
+            await api.post(connectionId, SAMPLE_FRAME);
+            if (performance.now() >= until) return;
+          }
+        }
+      } while (performance.now() < until);
     },
     async run(deadline, sent) {
       let sends = 0;

@@ -1,8 +1,9 @@
 import { withChild } from "./child-process.js";
 import type { RoomTableFixture } from "./dynamo-fixture.js";
-import type { FanoutRunParams, FanoutRunResult } from "./fanout-runner.js";
+import type { FanoutRunParams, FanoutRunResult, FanoutWarmUpParams } from "./fanout-runner.js";
 import { FanoutVariant } from "./fanout-variants.js";
 import type { ManagementStubProcess } from "./management-stub-process.js";
+import type { HeapFigures } from "./memory.js";
 import { type BenchRow, Section } from "./report.js";
 import { round } from "./stats.js";
 
@@ -16,10 +17,13 @@ export interface FanoutSectionOptions {
   /** The sequential loop stops after this long; its time for the whole room is extrapolated. */
   sequentialMaxSeconds: number;
   /**
-   * Recipients of the variant's warm-up broadcast before the clock starts: the previous message to the room's first
-   * members, so that code, sockets and reads are warm, as in a Lambda that has been sending to the room.
+   * Before the clock starts, each variant sends previous messages to the room's first `warmUpRecipients` members for
+   * `warmUpSeconds`, so that code, sockets and reads are warm, as in a Lambda that has been serving the room. The same
+   * time for every variant: the JIT needs several thousand sends before a broadcast's CPU per send settles (a single
+   * 1,000-recipient warm-up left the product's next 1,000-recipient broadcast at twice its settled time).
    */
-  warmUpSends: number;
+  warmUpRecipients: number;
+  warmUpSeconds: number;
   /** No run may take longer than this. */
   runTimeoutSeconds: number;
 }
@@ -60,9 +64,9 @@ export async function fanoutSection(
       };
       const callTimeoutMs = (options.runTimeoutSeconds + 30) * 1000;
       let begin = performance.now();
-      let result: FanoutRunResult;
+      let measured: { result: FanoutRunResult; heap?: HeapFigures; posts: number; meanActive: number };
       try {
-        result = await withChild(
+        measured = await withChild(
           "fanout-runner",
           {
             dynamoEndpoint: table.endpoint,
@@ -71,10 +75,23 @@ export async function fanoutSection(
             managementEndpoint: stub.endpoint,
           },
           async (child) => {
-            await child.call("warmUp", { variant, warmUpSends: options.warmUpSends }, callTimeoutMs);
-            await stub.reset(); // the stub's figures are the measured broadcast's
+            await child.call(
+              "warmUp",
+              {
+                variant,
+                recipients: options.warmUpRecipients,
+                seconds: options.warmUpSeconds,
+              } satisfies FanoutWarmUpParams,
+              callTimeoutMs,
+            );
+            await stub.reset(); // the stub's figures are the timed broadcast's
             begin = performance.now();
-            return child.call<FanoutRunResult>("run", params, callTimeoutMs);
+            const result = await child.call<FanoutRunResult>("run", params, callTimeoutMs);
+            const { posts, meanActive } = await stub.stats();
+            // A run cut short never reaches the halfway look at the heap; another would only take as long again.
+            const heap =
+              result.sends < n ? undefined : await child.call<HeapFigures>("measureHeap", params, callTimeoutMs);
+            return { result, heap, posts, meanActive };
           },
         );
       } catch (err) {
@@ -84,7 +101,7 @@ export async function fanoutSection(
         rows.push(crashed(variant, n, floorSeconds, (performance.now() - begin) / 1000, posts, err));
         continue;
       }
-      const { posts, meanActive } = await stub.stats();
+      const { result, heap, posts, meanActive } = measured;
       if (!capped && result.sends !== n) throw new Error(`fanout ${variant} N=${n}: sent ${result.sends} of ${n}`);
       if (posts < result.sends)
         throw new Error(`fanout ${variant} N=${n}: the stub saw ${posts} of ${result.sends} sends`);
@@ -99,8 +116,7 @@ export async function fanoutSection(
         cpuMsPerSend: round((result.cpuSeconds * 1000) / Math.max(1, result.sends)),
         meanInFlight: Math.round(meanActive),
         peakRssMB: result.peakRssMB,
-        peakHeapMB: result.peakHeapMB,
-        liveHeapMB: result.liveHeapMB,
+        ...heap,
         ratio: round(seconds / floorSeconds),
         ...(extrapolated
           ? { note: `extrapolated: ${result.sends} of ${n} sends in ${result.seconds.toFixed(1)} s (capped)` }

@@ -1,26 +1,25 @@
 import { constants, PerformanceObserver } from "node:perf_hooks";
 
-/** Memory of this process while something runs. */
-export interface MemoryFigures {
-  /** Resident set before the run. */
-  startRssMB: number;
-  /** The process's largest resident set so far (`getrusage`), so it includes what ran before. */
-  peakRssMB: number;
-  /** Largest V8 heap seen by sampling, garbage included: how far V8 let the heap grow. */
+/** The V8 heap while something ran. */
+export interface HeapFigures {
+  /** Largest heap seen by sampling, garbage included: how far V8 let the heap grow. */
   peakHeapMB: number;
   /**
-   * Largest heap left right after a full (mark-compact) collection during the run, including the ones forced by
-   * `checkpoint()`: what the run kept alive, not what it churned through. Forcing needs `--expose-gc`.
+   * Largest heap left right after a full (mark-compact) collection, including the ones forced by `checkpoint()`:
+   * what the run kept alive, not what it churned through. Forcing needs `--expose-gc`.
    */
   liveHeapMB: number;
 }
 
 const MB = 1024 * 1024;
 
-export function trackMemory(intervalMs = 10): { checkpoint(): number; stop(): MemoryFigures } {
+/** The process's largest resident set so far, MB (`getrusage`'s maxRSS is in kilobytes). */
+export const peakRssMB = (): number => round1(process.resourceUsage().maxRSS * 1024);
+
+/** Watches the heap until `stop()`; it costs the work it watches, so time that work separately. */
+export function trackHeap(intervalMs = 10): { checkpoint(): void; stop(): HeapFigures } {
   const collect = (globalThis as { gc?: () => void }).gc;
   collect?.();
-  const startRssMB = process.memoryUsage.rss() / MB;
   let live = process.memoryUsage().heapUsed;
   let peakHeap = live;
   const observer = new PerformanceObserver((list) => {
@@ -36,26 +35,18 @@ export function trackMemory(intervalMs = 10): { checkpoint(): number; stop(): Me
   }, intervalMs);
   timer.unref();
   return {
-    /** Forces a full collection now (when `--expose-gc` allows) and records what survives it; returns its pause, ms. */
-    checkpoint(): number {
-      const begin = performance.now();
+    /** Forces a full collection now (when `--expose-gc` allows) and records what survives it. */
+    checkpoint() {
       collect?.();
       live = Math.max(live, process.memoryUsage().heapUsed);
-      return performance.now() - begin;
     },
     stop() {
       clearInterval(timer);
       observer.disconnect();
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-      return {
-        startRssMB: round1(startRssMB),
-        // maxRSS is in kilobytes.
-        peakRssMB: round1((process.resourceUsage().maxRSS * 1024) / MB),
-        peakHeapMB: round1(peakHeap / MB),
-        liveHeapMB: round1(live / MB),
-      };
+      return { peakHeapMB: round1(peakHeap), liveHeapMB: round1(live) };
     },
   };
 }
 
-const round1 = (value: number) => Math.round(value * 10) / 10;
+const round1 = (bytes: number) => Math.round((bytes / MB) * 10) / 10;

@@ -18,7 +18,8 @@ const TINY: BenchConfig = {
     sequentialSizes: [300],
     leanSizes: [300],
     sequentialMaxSeconds: 0.2,
-    warmUpSends: 50,
+    warmUpRecipients: 50,
+    warmUpSeconds: 0,
     runTimeoutSeconds: 60,
   },
   workers: {
