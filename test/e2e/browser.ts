@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -244,8 +244,12 @@ export async function recordStates(page: Page): Promise<() => Promise<string[]>>
   return () => page.evaluate(() => [...(window as unknown as { __states: string[] }).__states]);
 }
 
-/** docs/screenshot.png: two windows side by side, as two people see the same conversation. */
+/**
+ * docs/screenshot.png, two windows side by side as two people see the same conversation; only when
+ * `UPDATE_SCREENSHOT` is set (`npm run screenshot`), so that `npm test` leaves the working tree alone.
+ */
 export async function saveScreenshot(browser: Browser, left: ChatUser, right: ChatUser): Promise<void> {
+  if (!process.env.UPDATE_SCREENSHOT) return;
   const [a, b] = await Promise.all([left.page.screenshot(), right.page.screenshot()]);
   const context = await browser.newContext({ viewport: { width: 1200, height: 600 }, deviceScaleFactor: 1 });
   try {
@@ -259,7 +263,6 @@ export async function saveScreenshot(browser: Browser, left: ChatUser, right: Ch
         ${img(a, `${left.name}'s window`)}${img(b, `${right.name}'s window`)}</body>`,
     );
     const file = path.resolve(import.meta.dirname, "../../docs/screenshot.png");
-    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, await page.screenshot({ fullPage: true }));
   } finally {
     await context.close();
