@@ -11,7 +11,7 @@ export interface FanoutWarmUpParams {
 }
 
 export interface FanoutRunParams {
-  /** Connections in the table. */
+  /** Connections in the table: `measureHeap` looks at the heap once half of them are sent. */
   recipients: number;
   /** Longest the run may take before it stops and its time is extrapolated (sequential only stops early). */
   maxSeconds: number;
@@ -31,14 +31,13 @@ export interface FanoutRunResult {
  * The `fanout-runner` child service: one variant in a process of its own, so that its memory is its own.
  * `warmUp` builds the variant's clients and sends previous messages, as a warm Lambda has; `run` times the next
  * one (the parent resets the stub's figures in between); `measureHeap` sends one more to see what a broadcast holds.
- * Time and heap come from separate broadcasts because looking at the heap costs the broadcast: a forced full
- * collection just before or during a 1,000-recipient broadcast made it 30 to 50% slower here, beyond the pause
- * itself (V8 sweeps and regrows its young generation on the cores the broadcast needs).
+ * Time and heap come from separate broadcasts because looking at the heap slows the broadcast down
+ * (docs/PERFORMANCE.md, method of section 1).
  */
 export async function serve(context: FanoutContext): Promise<ServiceMethods> {
   let fanout: PreparedFanout | undefined;
   const prepared = () => {
-    if (!fanout) throw new Error("run before warmUp");
+    if (!fanout) throw new Error("called before warmUp");
     return fanout;
   };
   return {

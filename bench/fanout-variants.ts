@@ -50,7 +50,7 @@ export interface FanoutContext {
 export interface WarmUp {
   /** Recipients of each previous message: the room's first ones. */
   recipients: number;
-  /** Previous messages are sent until this (performance.now); at least one is. */
+  /** Previous messages are sent until this (performance.now); at least one (the sequential loop: one send). */
   until: number;
 }
 
