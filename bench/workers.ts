@@ -17,7 +17,10 @@ export interface WorkersSectionOptions {
   workerCounts: readonly number[];
   /** Per worker, as `Broadcaster`'s default. */
   perWorkerConcurrency: number;
-  /** Sends of each worker's warm-up batch before the clock starts. */
+  /**
+   * Sends of each worker's warm-up batch before the clock starts: the same work for every worker whatever W (a
+   * warm-up by time would give each of W workers sharing two cores less of it). A few thousand, as the JIT needs.
+   */
   warmUpSends: number;
   runTimeoutSeconds: number;
 }
