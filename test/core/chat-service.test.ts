@@ -1,20 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatService } from "../../core/chat-service.js";
 import { type ClientRequest, parseClientRequest } from "../../core/client-request.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { Logger } from "../../core/logger.js";
-import { startTables } from "./chat-tables.js";
+import { useTables } from "./chat-tables.js";
 import { webSocketEvent } from "./handler-events.js";
 import { RecordingApi } from "./recording-api.js";
 
 // Rooms, history and presence through the real stores on a real DynamoDB implementation (dynalite).
 const quiet = new Logger({ sink: () => {} });
-let tables: Awaited<ReturnType<typeof startTables>>;
-beforeAll(async () => {
-  tables = await startTables();
-});
-afterAll(() => tables.close());
+const tables = useTables();
 
 async function chatRoom() {
   let now = 1_795_932_000_000;

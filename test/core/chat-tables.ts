@@ -1,23 +1,20 @@
-import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../core/clock.js";
 import { ConnectionStore } from "../../core/connection-store.js";
 import { connectionTableCreateInput } from "../../core/connection-table.js";
 import { createDocumentClient } from "../../core/dynamodb-client.js";
+import { LOCAL_ENDPOINT_SETTINGS } from "../../core/local-endpoint.js";
 import { RoomStore } from "../../core/room-store.js";
 import { roomTableCreateInput } from "../../core/room-table.js";
+import { closeServer, listenOn } from "../../sandbox/server-lifecycle.js";
 
 /** A real DynamoDB implementation (dynalite) in this process, with fresh chat tables on demand. */
 export async function startTables() {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const raw = new DynamoDBClient({
-    endpoint,
-    region: "local",
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const endpoint = `http://127.0.0.1:${await listenOn(server, 0, "127.0.0.1")}`;
+  const raw = new DynamoDBClient({ endpoint, ...LOCAL_ENDPOINT_SETTINGS });
   const doc = createDocumentClient({ endpoint });
   let count = 0;
   return {
@@ -33,6 +30,27 @@ export async function startTables() {
         rooms: new RoomStore(doc, `rooms-${suffix}`, clock),
       };
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => closeServer(server),
+  };
+}
+
+export type ChatTables = Awaited<ReturnType<typeof startTables>>;
+
+/** `startTables` for the calling test file: started before its tests, closed after them. */
+export function useTables(): Pick<ChatTables, "fresh" | "doc"> {
+  let tables: ChatTables | undefined;
+  beforeAll(async () => {
+    tables = await startTables();
+  });
+  afterAll(() => tables?.close());
+  const started = () => {
+    if (!tables) throw new Error("useTables: the tables start in beforeAll");
+    return tables;
+  };
+  return {
+    fresh: (clock) => started().fresh(clock),
+    get doc() {
+      return started().doc;
+    },
   };
 }

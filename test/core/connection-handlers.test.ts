@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChatService } from "../../core/chat-service.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { createDisconnectHandler } from "../../core/handlers/disconnect.js";
 import { Logger } from "../../core/logger.js";
-import { startTables } from "./chat-tables.js";
+import { useTables } from "./chat-tables.js";
 import { captureLogs, webSocketEvent } from "./handler-events.js";
 import { RecordingApi } from "./recording-api.js";
 
 const now = 1_795_932_000_000;
-let tables: Awaited<ReturnType<typeof startTables>>;
-beforeAll(async () => {
-  tables = await startTables();
-});
-afterAll(() => tables.close());
+const tables = useTables();
 
 /** A `$connect` handler over fresh tables. */
 async function connectHandler(logger = new Logger({ sink: () => {} })) {

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ConnectionRecord } from "../../core/connection-table.js";
-import { startTables } from "./chat-tables.js";
+import { useTables } from "./chat-tables.js";
 
 // The store against a real DynamoDB implementation (dynalite, in-process): paging, filters and keys for real.
 const now = 1_795_932_000_000;
 const nowSeconds = now / 1000;
-let tables: Awaited<ReturnType<typeof startTables>>;
-
-beforeAll(async () => {
-  tables = await startTables();
-});
-afterAll(() => tables.close());
+const tables = useTables();
 
 const freshStore = async () => (await tables.fresh(() => now)).connections;
 

@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startTables } from "./chat-tables.js";
+import { describe, expect, it, vi } from "vitest";
+import { useTables } from "./chat-tables.js";
 
 // Room membership as a broadcast reads it, against a real DynamoDB implementation (dynalite, in-process).
 const now = 1_795_932_000_000;
 const nowSeconds = now / 1000;
-let tables: Awaited<ReturnType<typeof startTables>>;
-
-beforeAll(async () => {
-  tables = await startTables();
-});
-afterAll(() => tables.close());
+const tables = useTables();
 
 async function roomWith(members: number) {
   const { rooms } = await tables.fresh(() => now);
