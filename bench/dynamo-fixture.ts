@@ -91,6 +91,7 @@ function memberItem(index: number, nowSeconds: number): MemberItem {
     name: `User ${index}`,
     expiresAt: nowSeconds + 3600,
     ttl: nowSeconds + Limits.maxConnectionSeconds + 300,
+    joinedAt: nowSeconds * 1000,
   };
 }
 

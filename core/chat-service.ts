@@ -18,11 +18,12 @@ export interface ChatServiceDeps {
   connections: Pick<ConnectionStore, "get" | "delete" | "renew" | "saveBucket" | "addRoom" | "removeRoom">;
   rooms: Pick<
     RoomStore,
-    | "addMember"
+    | "joinMember"
     | "removeMember"
     | "setMemberExpiry"
     | "members"
     | "isPresent"
+    | "userJoinedBefore"
     | "presence"
     | "nextMessageId"
     | "saveMessage"
@@ -148,7 +149,9 @@ export class ChatService {
       text,
       sentAt: new Date(clock()).toISOString(),
     };
-    // Stored before it is sent: a client that misses the broadcast finds it in the history.
+    // Stored before it is sent, and the members read only after: a client that misses the broadcast finds it in the
+    // history, and one joining meanwhile (which writes its membership before it reads the history) gets one or the
+    // other. Reading the members alongside the save would be a round trip sooner and break that.
     await rooms.saveMessage(message, this.nowSeconds() + this.retentionSeconds);
     const result = await this.toRoom(room, message);
     log.info("message broadcast", { room, messageId: message.id, userId: connection.userId, ...result });
@@ -163,8 +166,7 @@ export class ChatService {
         `A connection can be in at most ${Limits.maxRoomsPerConnection} rooms. Leave one first.`,
       );
     }
-    const wasPresent = await rooms.isPresent(room, userId, connectionId);
-    await rooms.addMember({
+    const joinedAt = await rooms.joinMember({
       room,
       ...chatUserOf(connection),
       connectionId,
@@ -181,7 +183,9 @@ export class ChatService {
       room,
       users: await rooms.presence(room, Limits.maxPresenceUsers),
     });
-    if (!wasPresent) {
+    // Asked after the write, as `dropMembership` asks after the delete: a tab leaving while another joins then
+    // cannot leave the room believing the user gone, and of tabs joining at once one announces.
+    if (!(await rooms.userJoinedBefore(room, { userId, connectionId, joinedAt }))) {
       await this.toRoom(room, { type: "joined", room, user: chatUserOf(connection) }, { except: connectionId });
     }
     log.info("joined", { room, userId });

@@ -31,9 +31,48 @@ export class RoomStore {
     private readonly clock: Clock,
   ) {}
 
-  async addMember(member: Omit<MemberItem, "sk">): Promise<void> {
-    const item: MemberItem = { ...member, sk: SortKey.member(member.userId, member.connectionId) };
+  /** Puts a new connection in a room (`$connect`'s lobby): it joins now. */
+  async addMember(member: Omit<MemberItem, "sk" | "joinedAt">): Promise<void> {
+    const item: MemberItem = {
+      ...member,
+      sk: SortKey.member(member.userId, member.connectionId),
+      joinedAt: this.clock(),
+    };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /**
+   * Puts the connection in the room, or refreshes its membership (a `join` of the lobby it was put in at `$connect`,
+   * or a repeated `join`), keeping when it first joined; resolves to that time, epoch ms.
+   */
+  async joinMember(member: Omit<MemberItem, "sk" | "joinedAt">): Promise<number> {
+    const { room, userId, connectionId, name, expiresAt, ttl } = member;
+    let update = "SET connectionId = :id, userId = :user, expiresAt = :exp, #ttl = :ttl";
+    update += ", joinedAt = if_not_exists(joinedAt, :now)";
+    const names: Record<string, string> = { "#ttl": RoomTable.timeToLiveAttribute };
+    const values: Record<string, unknown> = {
+      ":id": connectionId,
+      ":user": userId,
+      ":exp": expiresAt,
+      ":ttl": ttl,
+      ":now": this.clock(),
+    };
+    if (name !== undefined) {
+      update += ", #name = :name";
+      names["#name"] = "name";
+      values[":name"] = name;
+    }
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(room, SortKey.member(userId, connectionId)),
+        UpdateExpression: update,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return Number(Attributes?.joinedAt);
   }
 
   async removeMember(room: string, userId: string, connectionId: string): Promise<void> {
@@ -67,10 +106,34 @@ export class RoomStore {
     yield* this.queryMembers(room, SortKey.anyMember, pageSize, firstPageSize);
   }
 
-  /** Whether `userId` has a live connection in the room other than `exceptConnectionId`. */
-  async isPresent(room: string, userId: string, exceptConnectionId?: string): Promise<boolean> {
+  /** Whether `userId` has a live connection in the room. */
+  async isPresent(room: string, userId: string): Promise<boolean> {
     for await (const page of this.queryMembers(room, SortKey.membersOf(userId), 100)) {
-      if (page.some((member) => member.connectionId !== exceptConnectionId)) return true;
+      if (page.length > 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether `member`'s user has another live connection in the room that joined before it (by `joinedAt`, then by
+   * connection id): of a user's connections, only the first to join announces them. Asked after the membership is
+   * written, so that of two tabs joining at once exactly one finds itself first. A membership without `joinedAt`
+   * (written before it existed) counts as the first.
+   */
+  async userJoinedBefore(room: string, member: { userId: string; connectionId: string; joinedAt: number }) {
+    const pages = this.queryMembers<Member & { joinedAt?: number }>(
+      room,
+      SortKey.membersOf(member.userId),
+      100,
+      100,
+      `${MEMBER_PROJECTION}, joinedAt`,
+    );
+    for await (const page of pages) {
+      for (const { connectionId, joinedAt = 0 } of page) {
+        if (joinedAt < member.joinedAt || (joinedAt === member.joinedAt && connectionId < member.connectionId)) {
+          return true;
+        }
+      }
     }
     return false;
   }
@@ -157,12 +220,13 @@ export class RoomStore {
     return { [RoomTable.partitionKey]: room, [RoomTable.sortKey]: sk };
   }
 
-  private async *queryMembers(
+  private async *queryMembers<T extends Member = Member>(
     room: string,
     prefix: string,
     pageSize: number,
     firstPageSize = pageSize,
-  ): AsyncGenerator<Member[]> {
+    projection = MEMBER_PROJECTION,
+  ): AsyncGenerator<T[]> {
     let startKey: Record<string, unknown> | undefined;
     let limit = Math.min(firstPageSize, pageSize);
     do {
@@ -171,7 +235,7 @@ export class RoomStore {
           TableName: this.tableName,
           KeyConditionExpression: "#room = :room AND begins_with(#sk, :prefix)",
           FilterExpression: "#ttl > :now",
-          ProjectionExpression: MEMBER_PROJECTION,
+          ProjectionExpression: projection,
           ExpressionAttributeNames: {
             "#room": RoomTable.partitionKey,
             "#sk": RoomTable.sortKey,
@@ -185,7 +249,7 @@ export class RoomStore {
       );
       limit = pageSize;
       startKey = page.LastEvaluatedKey;
-      if (page.Items?.length) yield page.Items as Member[];
+      if (page.Items?.length) yield page.Items as T[];
     } while (startKey);
   }
 }

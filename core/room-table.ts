@@ -35,6 +35,8 @@ export interface MemberItem extends ChatUser {
   expiresAt: number;
   /** The connection record's TTL. */
   ttl: number;
+  /** When the connection first joined the room, epoch ms: the user's first connection there announces them. */
+  joinedAt: number;
 }
 
 export interface MessageItem extends MessageFrame {

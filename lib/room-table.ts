@@ -41,7 +41,7 @@ export class RoomsTable extends Construct {
     return this.table.tableName;
   }
 
-  /** Lets `grantee` put a connection in a room (`$connect`'s lobby, `join`) and store messages (`sendmessage`). */
+  /** Lets `grantee` put a new connection in a room (`$connect`'s lobby) and store messages (`sendmessage`). */
   grantPutItems(grantee: IGrantable): Grant {
     return this.table.grants.actions(grantee, "dynamodb:PutItem");
   }
@@ -54,7 +54,10 @@ export class RoomsTable extends Construct {
     return this.table.grants.actions(grantee, "dynamodb:DeleteItem");
   }
 
-  /** Lets `grantee` number a room's messages (the counter's `ADD`) and carry a refreshed session onto memberships. */
+  /**
+   * Lets `grantee` join a connection to a room (keeping when it first joined), number a room's messages (the
+   * counter's `ADD`) and carry a refreshed session onto memberships.
+   */
   grantUpdateItems(grantee: IGrantable): Grant {
     return this.table.grants.actions(grantee, "dynamodb:UpdateItem");
   }

@@ -4,6 +4,7 @@ import { type ClientRequest, parseClientRequest } from "../../core/client-reques
 import { InvalidRequestError } from "../../core/errors.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { Logger } from "../../core/logger.js";
+import type { RoomStore } from "../../core/room-store.js";
 import { useTables } from "./chat-tables.js";
 import { webSocketEvent } from "./handler-events.js";
 import { RecordingApi } from "./recording-api.js";
@@ -17,9 +18,18 @@ async function chatRoom() {
   const clock = () => now;
   const { connections, rooms } = await tables.fresh(clock);
   const api = new RecordingApi();
+  // Hooks around the membership writes of `join`, to line up what concurrent Lambdas would do.
+  const joins: { beforeWrite?: (connectionId: string) => Promise<void>; afterWrite?: () => Promise<void> } = {};
+  const gatedRooms: RoomStore = Object.create(rooms);
+  gatedRooms.joinMember = async (member) => {
+    await joins.beforeWrite?.(member.connectionId);
+    const joinedAt = await rooms.joinMember(member);
+    await joins.afterWrite?.();
+    return joinedAt;
+  };
   const chat = new ChatService({
     connections,
-    rooms,
+    rooms: gatedRooms,
     api,
     clock,
     logger: quiet,
@@ -37,7 +47,7 @@ async function chatRoom() {
     chat.handle(connectionId, parseClientRequest(JSON.stringify(request)) as ClientRequest, quiet);
   const say = (connectionId: string, text: string, room = "lobby") =>
     act(connectionId, { action: "sendmessage", room, text });
-  return { chat, api, connections, rooms, open, act, say, tick: (ms: number) => (now += ms) };
+  return { chat, api, connections, rooms, joins, open, act, say, tick: (ms: number) => (now += ms) };
 }
 
 const texts = (frames: { text: string }[]) => frames.map((f) => f.text);
@@ -207,6 +217,43 @@ describe("presence", () => {
         ["lobby", "ada"],
       ]),
     );
+  });
+
+  it("announces a user once when two of their tabs join at the same moment", async () => {
+    const { api, joins, open, act, tick } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a1", "ada");
+    tick(1);
+    await open("a2", "ada");
+    // Both memberships are written before either join goes on, as two Lambdas at once may do.
+    let written = 0;
+    let bothWritten = () => {};
+    const both = new Promise<void>((resolve) => (bothWritten = resolve));
+    joins.afterWrite = () => {
+      if (++written === 2) bothWritten();
+      return both;
+    };
+    await Promise.all([act("a1", { action: "join", room: "dev" }), act("a2", { action: "join", room: "dev" })]);
+    expect(api.of("b", "joined").map((f) => f.user.userId)).toEqual(["ada"]);
+  });
+
+  it("leaves the room seeing a user who left in one tab while joining in another", async () => {
+    const { api, joins, open, act } = await chatRoom();
+    await open("b", "bob");
+    await open("a1", "ada");
+    await open("a2", "ada");
+    for (const id of ["b", "a1"]) await act(id, { action: "join", room: "dev" });
+    // a2's membership lands only after a1 has left and found no other tab of ada's in the room.
+    let leaveDone = () => {};
+    const left = new Promise<void>((resolve) => (leaveDone = resolve));
+    joins.beforeWrite = (connectionId) => (connectionId === "a2" ? left : Promise.resolve());
+    const joining = act("a2", { action: "join", room: "dev" });
+    await act("a1", { action: "leave", room: "dev" });
+    leaveDone();
+    await joining;
+    const news = (api.frames.get("b") ?? []).filter((f) => f.type === "joined" || f.type === "left");
+    expect(news.map((f) => f.type).at(-1)).toBe("joined");
   });
 
   it("forgets a connection that turns out to be gone, and the room hears its user left", async () => {

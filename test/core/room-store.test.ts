@@ -1,3 +1,4 @@
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it, vi } from "vitest";
 import { useTables } from "./chat-tables.js";
 
@@ -55,5 +56,56 @@ describe("RoomStore.members", () => {
     } finally {
       send.mockRestore();
     }
+  });
+});
+
+describe("RoomStore memberships and who joined first", () => {
+  async function room() {
+    let clock = now;
+    const { rooms, roomTableName } = await tables.fresh(() => clock);
+    const join = (connectionId: string, userId = "ada", ttl = nowSeconds + 7200) =>
+      rooms.joinMember({ room: "dev", userId, connectionId, expiresAt: nowSeconds + 3600, ttl });
+    const earlier = (connectionId: string, joinedAt: number) =>
+      rooms.userJoinedBefore("dev", { userId: "ada", connectionId, joinedAt });
+    return { rooms, roomTableName, join, earlier, tick: (ms: number) => (clock += ms) };
+  }
+
+  it("keeps when a connection first joined when its membership is written again, and updates the rest", async () => {
+    const { rooms, tick } = await room();
+    await rooms.addMember({ room: "dev", userId: "ada", connectionId: "c1", expiresAt: 1, ttl: 2e9 });
+    tick(5_000);
+    const rejoin = { room: "dev", userId: "ada", name: "Ada", connectionId: "c1", expiresAt: 2, ttl: 2e9 };
+    expect(await rooms.joinMember(rejoin)).toBe(now);
+    expect(await rooms.presence("dev", 10)).toEqual([{ userId: "ada", name: "Ada" }]);
+    const [member] = (await rooms.members("dev").next()).value ?? [];
+    expect(member).toMatchObject({ connectionId: "c1", expiresAt: 2 });
+  });
+
+  it("tells a connection whether another of the user's joined before it, breaking a tie by connection id", async () => {
+    const { join, earlier, tick } = await room();
+    const first = await join("c2");
+    tick(10);
+    const second = await join("c1");
+    expect(await earlier("c2", first)).toBe(false);
+    expect(await earlier("c1", second)).toBe(true);
+    // Joined in the same millisecond: the lower connection id is first.
+    expect(await earlier("c1", first)).toBe(false);
+    expect(await earlier("c3", first)).toBe(true);
+  });
+
+  it("counts only the same user's live memberships", async () => {
+    const { join, earlier, tick } = await room();
+    await join("c0", "bob");
+    await join("c1", "ada", nowSeconds - 1); // past its TTL, not yet deleted
+    tick(10);
+    expect(await earlier("c2", await join("c2"))).toBe(false);
+  });
+
+  it("counts a membership written before joinedAt existed as the first", async () => {
+    const { rooms, roomTableName, earlier } = await room();
+    const old = { room: "dev", sk: "member#ada#c9", connectionId: "c9", userId: "ada", expiresAt: 2e9, ttl: 2e9 };
+    await tables.doc.send(new PutCommand({ TableName: roomTableName, Item: old }));
+    expect(await rooms.isPresent("dev", "ada")).toBe(true);
+    expect(await earlier("c1", now)).toBe(true);
   });
 });
