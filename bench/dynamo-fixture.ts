@@ -91,7 +91,6 @@ function memberItem(index: number, nowSeconds: number): MemberItem {
     name: `User ${index}`,
     expiresAt: nowSeconds + 3600,
     ttl: nowSeconds + Limits.maxConnectionSeconds + 300,
-    joinedAt: nowSeconds * 1000,
   };
 }
 

@@ -23,7 +23,7 @@ export interface ChatServiceDeps {
     | "setMemberExpiry"
     | "members"
     | "isPresent"
-    | "userJoinedBefore"
+    | "joinedBefore"
     | "presence"
     | "nextMessageId"
     | "saveMessage"
@@ -112,7 +112,7 @@ export class ChatService {
    * last connection hear that the user left.
    */
   async removeConnection(connectionId: string, announce: boolean): Promise<void> {
-    await this.forget(connectionId, await this.deps.connections.get(connectionId), announce);
+    await this.forget(connectionId, announce);
   }
 
   /**
@@ -126,16 +126,20 @@ export class ChatService {
     const connection = await this.deps.connections.get(connectionId);
     if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
     if (!connection && member) await this.deps.rooms.removeMember(member.room, member.userId, connectionId);
-    await this.forget(connectionId, connection, announce);
+    await this.forget(connectionId, announce);
   }
 
-  private async forget(connectionId: string, connection: ConnectionRecord | undefined, announce: boolean) {
-    if (connection) {
-      for (const room of connection.rooms ?? []) {
-        await this.dropMembership(connection, room, announce ? { silentCleanup: true } : undefined);
-      }
+  /**
+   * Deletes the record first, then the memberships of the rooms it listed as it went: a `join` running meanwhile
+   * either wrote its room into the record before (and its membership is dropped here) or finds the record gone
+   * after its own write and drops the membership itself (see `join`).
+   */
+  private async forget(connectionId: string, announce: boolean) {
+    const connection = await this.deps.connections.delete(connectionId);
+    if (!connection) return;
+    for (const room of connection.rooms ?? []) {
+      await this.dropMembership(connection, room, announce ? { silentCleanup: true } : undefined);
     }
-    await this.deps.connections.delete(connectionId);
   }
 
   private async sendMessage(connection: ConnectionRecord, room: string, text: string, log: Logger) {
@@ -173,6 +177,17 @@ export class ChatService {
       expiresAt: connection.expiresAt,
       ttl: connection.ttl,
     });
+    // Read again after the write. A `$disconnect` or `leave` that ran meanwhile has already dropped the room's
+    // memberships, so this one must go too; a `refresh` that ran meanwhile may have missed it, so its session's end
+    // is carried here.
+    const current = await connections.get(connectionId);
+    if (!current?.rooms?.has(room)) {
+      await rooms.removeMember(room, userId, connectionId);
+      return;
+    }
+    if (current.expiresAt > connection.expiresAt) {
+      await rooms.setMemberExpiry(room, userId, connectionId, current.expiresAt);
+    }
     const history = await rooms.history(
       room,
       after === undefined ? { limit: Limits.historyOnJoin } : { limit: Limits.maxHistoryPage, after },
@@ -183,18 +198,34 @@ export class ChatService {
       room,
       users: await rooms.presence(room, Limits.maxPresenceUsers),
     });
-    // Asked after the write, as `dropMembership` asks after the delete: a tab leaving while another joins then
-    // cannot leave the room believing the user gone, and of tabs joining at once one announces.
-    if (!(await rooms.userJoinedBefore(room, { userId, connectionId, joinedAt }))) {
+    if (await this.firstToJoin(current, room, joinedAt)) {
       await this.toRoom(room, { type: "joined", room, user: chatUserOf(connection) }, { except: connectionId });
     }
     log.info("joined", { room, userId });
   }
 
+  /**
+   * Whether this is the user's first connection to have joined the room, asked after the membership is written (as
+   * `dropMembership` asks after the delete): then a tab leaving while another joins cannot leave the room believing
+   * the user gone, and of tabs joining at once one announces. A membership whose connection has no record left (a
+   * clean-up that failed half-way) would hide the arrival: it is dropped on the way.
+   */
+  private async firstToJoin(connection: ConnectionRecord, room: string, joinedAt: number): Promise<boolean> {
+    const { connections, rooms } = this.deps;
+    const { userId, connectionId } = connection;
+    for (const earlier of await rooms.joinedBefore(room, { userId, connectionId, joinedAt })) {
+      if (await connections.get(earlier.connectionId)) return false;
+      await rooms.removeMember(room, userId, earlier.connectionId);
+    }
+    return true;
+  }
+
   private async leave(connection: ConnectionRecord, room: string, log: Logger) {
     this.requireMember(connection, room);
-    await this.deps.connections.removeRoom(connection.connectionId, room);
+    // The membership goes before the record's note of the room, so a failure between them leaves a leave that can
+    // be sent again rather than a membership nothing lists.
     await this.dropMembership(connection, room, {});
+    await this.deps.connections.removeRoom(connection.connectionId, room);
     log.info("left", { room, userId: connection.userId });
   }
 
@@ -244,10 +275,13 @@ export class ChatService {
       await this.send(connection.connectionId, { type: "refreshed", expiresAt: connection.expiresAt });
       return;
     }
-    if (!(await connections.renew(connection.connectionId, connection.userId, expiresAt))) {
+    const renewed = await connections.renew(connection.connectionId, connection.userId, expiresAt);
+    if (!renewed) {
       throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
     }
-    for (const room of connection.rooms ?? []) {
+    // The rooms as of the renewal, some maybe joined since the record was read: a `join` whose membership is not
+    // written yet reads the new expiry after writing it.
+    for (const room of renewed.rooms ?? []) {
       await rooms.setMemberExpiry(room, connection.userId, connection.connectionId, expiresAt);
     }
     await this.send(connection.connectionId, { type: "refreshed", expiresAt });

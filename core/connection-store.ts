@@ -4,10 +4,13 @@ import {
   GetCommand,
   PutCommand,
   UpdateCommand,
+  type UpdateCommandOutput,
 } from "@aws-sdk/lib-dynamodb";
 import { type Clock, toEpochSeconds } from "./clock.js";
 import { type ConnectionRecord, ConnectionTable } from "./connection-table.js";
 import type { TokenBucket } from "./rate-limiter.js";
+
+type UpdateInput = Omit<UpdateCommand["input"], "TableName">;
 
 /** Reads and writes connection records. Knows the table, not who calls it. */
 export class ConnectionStore {
@@ -30,15 +33,20 @@ export class ConnectionStore {
     return record && record.ttl > toEpochSeconds(this.clock()) ? record : undefined;
   }
 
-  /** Extends the session of a connection held by `userId`; false when there is no such connection. */
-  async renew(connectionId: string, userId: string, expiresAt: number): Promise<boolean> {
-    return this.conditionalUpdate({
+  /**
+   * Extends the session of a connection held by `userId`, and resolves to the record as it now is (its rooms may
+   * have changed since it was read); undefined when there is no such connection.
+   */
+  async renew(connectionId: string, userId: string, expiresAt: number): Promise<ConnectionRecord | undefined> {
+    const output = await this.conditionalUpdate({
       Key: this.key(connectionId),
       UpdateExpression: "SET expiresAt = :exp",
       ConditionExpression: "attribute_exists(#id) AND userId = :user",
       ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
       ExpressionAttributeValues: { ":exp": expiresAt, ":user": userId },
+      ReturnValues: "ALL_NEW",
     });
+    return output?.Attributes as ConnectionRecord | undefined;
   }
 
   /**
@@ -52,7 +60,7 @@ export class ConnectionStore {
         : previous.version === undefined
           ? "attribute_not_exists(#bucket.version)"
           : "#bucket.version = :version";
-    return this.conditionalUpdate({
+    return this.succeeded({
       Key: this.key(connectionId),
       // BUCKET is a DynamoDB reserved word: it must go through a placeholder.
       UpdateExpression: "SET #bucket = :next",
@@ -70,7 +78,7 @@ export class ConnectionStore {
    * Joining a room twice is no change.
    */
   async addRoom(connectionId: string, room: string, max: number): Promise<boolean> {
-    return this.conditionalUpdate({
+    return this.succeeded({
       Key: this.key(connectionId),
       UpdateExpression: "ADD rooms :room",
       ConditionExpression:
@@ -90,21 +98,29 @@ export class ConnectionStore {
     });
   }
 
-  async delete(connectionId: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: this.key(connectionId) }));
+  /** Deletes the record, and resolves to it as it was when deleted (its rooms as of that moment), if there was one. */
+  async delete(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const { Attributes } = await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: this.key(connectionId), ReturnValues: "ALL_OLD" }),
+    );
+    return Attributes as ConnectionRecord | undefined;
   }
 
   private key(connectionId: string) {
     return { [ConnectionTable.partitionKey]: connectionId };
   }
 
-  private async conditionalUpdate(input: Omit<UpdateCommand["input"], "TableName">): Promise<boolean> {
+  /** The update's output; undefined when its condition failed. */
+  private async conditionalUpdate(input: UpdateInput): Promise<UpdateCommandOutput | undefined> {
     try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
-      return true;
+      return await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
     } catch (err) {
-      if ((err as Error).name === "ConditionalCheckFailedException") return false;
+      if ((err as Error).name === "ConditionalCheckFailedException") return undefined;
       throw err;
     }
+  }
+
+  private async succeeded(input: UpdateInput): Promise<boolean> {
+    return (await this.conditionalUpdate(input)) !== undefined;
   }
 }

@@ -23,7 +23,11 @@ const MAX_HISTORY_READS = 10;
 const FIRST_PAGE_SIZE = 200;
 const MEMBER_PROJECTION = "connectionId, userId, #name, expiresAt";
 
-/** Room membership, message history and sequence numbers, all by Query on the room's partition. */
+/**
+ * Room membership, message history and sequence numbers, all by Query on the room's partition. Queries are strongly
+ * consistent: a join, a leave and a broadcast each read after their own write and rely on seeing the others' (see
+ * `ChatService`), which an eventually consistent read may not yet show.
+ */
 export class RoomStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -31,19 +35,15 @@ export class RoomStore {
     private readonly clock: Clock,
   ) {}
 
-  /** Puts a new connection in a room (`$connect`'s lobby): it joins now. */
+  /** Puts a new connection in a room without joining it (`$connect`'s lobby, until the page sends `join`). */
   async addMember(member: Omit<MemberItem, "sk" | "joinedAt">): Promise<void> {
-    const item: MemberItem = {
-      ...member,
-      sk: SortKey.member(member.userId, member.connectionId),
-      joinedAt: this.clock(),
-    };
+    const item: MemberItem = { ...member, sk: SortKey.member(member.userId, member.connectionId) };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
   }
 
   /**
-   * Puts the connection in the room, or refreshes its membership (a `join` of the lobby it was put in at `$connect`,
-   * or a repeated `join`), keeping when it first joined; resolves to that time, epoch ms.
+   * Puts the connection in the room, or refreshes its membership (the lobby's from `$connect`, or a repeated
+   * `join`), and resolves to when it first joined, epoch ms: the first `join` sets it, later ones keep it.
    */
   async joinMember(member: Omit<MemberItem, "sk" | "joinedAt">): Promise<number> {
     const { room, userId, connectionId, name, expiresAt, ttl } = member;
@@ -115,13 +115,14 @@ export class RoomStore {
   }
 
   /**
-   * Whether `member`'s user has another live connection in the room that joined before it (by `joinedAt`, then by
-   * connection id): of a user's connections, only the first to join announces them. Asked after the membership is
-   * written, so that of two tabs joining at once exactly one finds itself first. A membership without `joinedAt`
-   * (written before it existed) counts as the first.
+   * `member`'s user's other live connections in the room that joined before it (by `joinedAt`, then by connection
+   * id): of a user's connections, the first to join announces them. Asked after the membership is written, so that
+   * of two tabs joining at once exactly one finds itself first. Memberships without `joinedAt` have not joined (a
+   * lobby membership before its `join`, or one written before `joinedAt` existed) and do not count.
    */
-  async userJoinedBefore(room: string, member: { userId: string; connectionId: string; joinedAt: number }) {
-    const pages = this.queryMembers<Member & { joinedAt?: number }>(
+  async joinedBefore(room: string, member: { userId: string; connectionId: string; joinedAt: number }) {
+    const earlier: Member[] = [];
+    const pages = this.queryMembers<Member & Pick<MemberItem, "joinedAt">>(
       room,
       SortKey.membersOf(member.userId),
       100,
@@ -129,13 +130,15 @@ export class RoomStore {
       `${MEMBER_PROJECTION}, joinedAt`,
     );
     for await (const page of pages) {
-      for (const { connectionId, joinedAt = 0 } of page) {
+      for (const other of page) {
+        const { connectionId, joinedAt } = other;
+        if (joinedAt === undefined || connectionId === member.connectionId) continue;
         if (joinedAt < member.joinedAt || (joinedAt === member.joinedAt && connectionId < member.connectionId)) {
-          return true;
+          earlier.push(other);
         }
       }
     }
-    return false;
+    return earlier;
   }
 
   /** Users online in the room, each once however many connections they have, up to `max`. */
@@ -201,6 +204,7 @@ export class RoomStore {
             ":now": toEpochSeconds(this.clock()),
           },
           ScanIndexForward: !newestFirst,
+          ConsistentRead: true,
           Limit: limit + 1 - found.length,
           ExclusiveStartKey: startKey,
         }),
@@ -245,6 +249,7 @@ export class RoomStore {
           ExpressionAttributeValues: { ":room": room, ":prefix": prefix, ":now": toEpochSeconds(this.clock()) },
           Limit: limit,
           ExclusiveStartKey: startKey,
+          ConsistentRead: true,
         }),
       );
       limit = pageSize;

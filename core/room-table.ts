@@ -35,8 +35,11 @@ export interface MemberItem extends ChatUser {
   expiresAt: number;
   /** The connection record's TTL. */
   ttl: number;
-  /** When the connection first joined the room, epoch ms: the user's first connection there announces them. */
-  joinedAt: number;
+  /**
+   * When the connection first sent `join` for the room, epoch ms: the user's first connection there announces them.
+   * Absent until then (`$connect` puts every connection in the lobby before its page joins it).
+   */
+  joinedAt?: number;
 }
 
 export interface MessageItem extends MessageFrame {

@@ -18,22 +18,40 @@ async function chatRoom() {
   const clock = () => now;
   const { connections, rooms } = await tables.fresh(clock);
   const api = new RecordingApi();
-  // Hooks around the membership writes of `join`, to line up what concurrent Lambdas would do.
-  const joins: { beforeWrite?: (connectionId: string) => Promise<void>; afterWrite?: () => Promise<void> } = {};
-  const gatedRooms: RoomStore = Object.create(rooms);
-  gatedRooms.joinMember = async (member) => {
-    await joins.beforeWrite?.(member.connectionId);
+  // Hooks into the room store, to line up what concurrent Lambdas would do, or to fail a write.
+  const hooks: {
+    beforeJoinWrite?: () => Promise<void>;
+    afterJoinWrite?: () => Promise<void>;
+    failNextRemove?: boolean;
+  } = {};
+  const hookedRooms: RoomStore = Object.create(rooms);
+  hookedRooms.joinMember = async (member) => {
+    await hooks.beforeJoinWrite?.();
     const joinedAt = await rooms.joinMember(member);
-    await joins.afterWrite?.();
+    await hooks.afterJoinWrite?.();
     return joinedAt;
+  };
+  hookedRooms.removeMember = async (...args) => {
+    if (hooks.failNextRemove) {
+      hooks.failNextRemove = false;
+      throw Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" });
+    }
+    return rooms.removeMember(...args);
   };
   const chat = new ChatService({
     connections,
-    rooms: gatedRooms,
+    rooms: hookedRooms,
     api,
     clock,
     logger: quiet,
     rateLimit: { burst: 1000, perSecond: 1000 },
+    // A token here is `<userId>:<exp>`.
+    verifier: {
+      verify: async (token) => {
+        const [userId = "", exp] = (token ?? "").split(":");
+        return { userId, sessionHandle: "s", tenantId: "public", expiresAt: Number(exp) };
+      },
+    },
   });
   const connect = createConnectHandler({ store: connections, rooms, clock, logger: quiet });
   /** Opens a connection for a user, as `$connect` does. */
@@ -47,7 +65,20 @@ async function chatRoom() {
     chat.handle(connectionId, parseClientRequest(JSON.stringify(request)) as ClientRequest, quiet);
   const say = (connectionId: string, text: string, room = "lobby") =>
     act(connectionId, { action: "sendmessage", room, text });
-  return { chat, api, connections, rooms, joins, open, act, say, tick: (ms: number) => (now += ms) };
+  /** Holds the next join's membership write until `release`; `reached` once the join is waiting there. */
+  const holdJoinWrite = () => {
+    let reachedIt = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => (reachedIt = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    hooks.beforeJoinWrite = () => {
+      hooks.beforeJoinWrite = undefined;
+      reachedIt();
+      return released;
+    };
+    return { reached, release };
+  };
+  return { chat, api, connections, rooms, hooks, holdJoinWrite, open, act, say, tick: (ms: number) => (now += ms) };
 }
 
 const texts = (frames: { text: string }[]) => frames.map((f) => f.text);
@@ -220,7 +251,7 @@ describe("presence", () => {
   });
 
   it("announces a user once when two of their tabs join at the same moment", async () => {
-    const { api, joins, open, act, tick } = await chatRoom();
+    const { api, hooks, open, act, tick } = await chatRoom();
     await open("b", "bob");
     await act("b", { action: "join", room: "dev" });
     await open("a1", "ada");
@@ -230,7 +261,7 @@ describe("presence", () => {
     let written = 0;
     let bothWritten = () => {};
     const both = new Promise<void>((resolve) => (bothWritten = resolve));
-    joins.afterWrite = () => {
+    hooks.afterJoinWrite = () => {
       if (++written === 2) bothWritten();
       return both;
     };
@@ -239,21 +270,73 @@ describe("presence", () => {
   });
 
   it("leaves the room seeing a user who left in one tab while joining in another", async () => {
-    const { api, joins, open, act } = await chatRoom();
+    const { api, holdJoinWrite, open, act } = await chatRoom();
     await open("b", "bob");
     await open("a1", "ada");
     await open("a2", "ada");
     for (const id of ["b", "a1"]) await act(id, { action: "join", room: "dev" });
     // a2's membership lands only after a1 has left and found no other tab of ada's in the room.
-    let leaveDone = () => {};
-    const left = new Promise<void>((resolve) => (leaveDone = resolve));
-    joins.beforeWrite = (connectionId) => (connectionId === "a2" ? left : Promise.resolve());
+    const hold = holdJoinWrite();
     const joining = act("a2", { action: "join", room: "dev" });
+    await hold.reached;
     await act("a1", { action: "leave", room: "dev" });
-    leaveDone();
+    hold.release();
     await joining;
     const news = (api.frames.get("b") ?? []).filter((f) => f.type === "joined" || f.type === "left");
     expect(news.map((f) => f.type).at(-1)).toBe("joined");
+  });
+
+  it("lets a leave that failed half-way be sent again", async () => {
+    const { api, rooms, hooks, open, act } = await chatRoom();
+    await open("a", "ada");
+    await open("b", "bob");
+    for (const id of ["a", "b"]) await act(id, { action: "join", room: "dev" });
+    hooks.failNextRemove = true;
+    await expect(act("a", { action: "leave", room: "dev" })).rejects.toThrow("throttled");
+    await act("a", { action: "leave", room: "dev" });
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(api.of("b", "left").map((f) => [f.room, f.user.userId])).toEqual([["dev", "ada"]]);
+  });
+
+  it("announces a tab that joins the lobby while another tab of the user has connected but not joined it", async () => {
+    const { api, open, act } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "lobby" });
+    await open("a1", "ada"); // in the lobby since $connect; its page is still loading
+    await open("a2", "ada");
+    await act("a2", { action: "join", room: "lobby" });
+    expect(api.of("b", "joined").map((f) => f.user.userId)).toEqual(["ada"]);
+  });
+
+  it("leaves no membership behind when a join's write lands after $disconnect cleaned up", async () => {
+    const { chat, api, rooms, holdJoinWrite, open, act, say } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a", "ada");
+    const hold = holdJoinWrite();
+    const joining = act("a", { action: "join", room: "dev" });
+    await hold.reached; // the record lists the room; the membership is not written yet
+    await chat.removeConnection("a", true);
+    hold.release();
+    await joining;
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    await say("b", "anyone?", "dev");
+    expect(api.of("a", "message")).toEqual([]);
+    expect(api.of("b", "joined")).toEqual([]);
+  });
+
+  it("carries a refresh that ran during a join onto the new membership", async () => {
+    const { rooms, holdJoinWrite, open, act } = await chatRoom();
+    await open("a", "ada"); // its session ends an hour after the test clock's start
+    const renewedUntil = 1_795_932_000 + 7200;
+    const hold = holdJoinWrite();
+    const joining = act("a", { action: "join", room: "dev" });
+    await hold.reached;
+    await act("a", { action: "refresh", token: `ada:${renewedUntil}` });
+    hold.release();
+    await joining;
+    const [member] = (await rooms.members("dev").next()).value ?? [];
+    expect(member).toMatchObject({ connectionId: "a", expiresAt: renewedUntil });
   });
 
   it("forgets a connection that turns out to be gone, and the room hears its user left", async () => {

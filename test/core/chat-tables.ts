@@ -28,7 +28,6 @@ export async function startTables() {
       return {
         connections: new ConnectionStore(doc, `connections-${suffix}`, clock),
         rooms: new RoomStore(doc, `rooms-${suffix}`, clock),
-        roomTableName: `rooms-${suffix}`,
       };
     },
     close: () => closeServer(server),

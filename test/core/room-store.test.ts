@@ -1,4 +1,3 @@
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it, vi } from "vitest";
 import { useTables } from "./chat-tables.js";
 
@@ -62,50 +61,66 @@ describe("RoomStore.members", () => {
 describe("RoomStore memberships and who joined first", () => {
   async function room() {
     let clock = now;
-    const { rooms, roomTableName } = await tables.fresh(() => clock);
+    const { rooms } = await tables.fresh(() => clock);
     const join = (connectionId: string, userId = "ada", ttl = nowSeconds + 7200) =>
       rooms.joinMember({ room: "dev", userId, connectionId, expiresAt: nowSeconds + 3600, ttl });
-    const earlier = (connectionId: string, joinedAt: number) =>
-      rooms.userJoinedBefore("dev", { userId: "ada", connectionId, joinedAt });
-    return { rooms, roomTableName, join, earlier, tick: (ms: number) => (clock += ms) };
+    const earlier = async (connectionId: string, joinedAt: number) =>
+      (await rooms.joinedBefore("dev", { userId: "ada", connectionId, joinedAt })).map((m) => m.connectionId);
+    return { rooms, join, earlier, tick: (ms: number) => (clock += ms) };
   }
 
-  it("keeps when a connection first joined when its membership is written again, and updates the rest", async () => {
-    const { rooms, tick } = await room();
+  it("sets when a connection joined at its first join, keeps it at the next, and updates the rest", async () => {
+    const { rooms, earlier, tick } = await room();
     await rooms.addMember({ room: "dev", userId: "ada", connectionId: "c1", expiresAt: 1, ttl: 2e9 });
     tick(5_000);
     const rejoin = { room: "dev", userId: "ada", name: "Ada", connectionId: "c1", expiresAt: 2, ttl: 2e9 };
-    expect(await rooms.joinMember(rejoin)).toBe(now);
+    expect(await rooms.joinMember(rejoin)).toBe(now + 5_000);
+    tick(5_000);
+    expect(await rooms.joinMember({ ...rejoin, expiresAt: 3 })).toBe(now + 5_000);
+    expect(await earlier("c2", now + 10_000)).toEqual(["c1"]);
     expect(await rooms.presence("dev", 10)).toEqual([{ userId: "ada", name: "Ada" }]);
     const [member] = (await rooms.members("dev").next()).value ?? [];
-    expect(member).toMatchObject({ connectionId: "c1", expiresAt: 2 });
+    expect(member).toMatchObject({ connectionId: "c1", expiresAt: 3 });
   });
 
-  it("tells a connection whether another of the user's joined before it, breaking a tie by connection id", async () => {
+  it("lists the user's connections that joined before one, breaking a tie by connection id", async () => {
     const { join, earlier, tick } = await room();
     const first = await join("c2");
     tick(10);
     const second = await join("c1");
-    expect(await earlier("c2", first)).toBe(false);
-    expect(await earlier("c1", second)).toBe(true);
+    expect(await earlier("c2", first)).toEqual([]);
+    expect(await earlier("c1", second)).toEqual(["c2"]);
     // Joined in the same millisecond: the lower connection id is first.
-    expect(await earlier("c1", first)).toBe(false);
-    expect(await earlier("c3", first)).toBe(true);
+    expect(await earlier("c1", first)).toEqual([]);
+    expect(await earlier("c3", first)).toEqual(["c2"]);
   });
 
-  it("counts only the same user's live memberships", async () => {
-    const { join, earlier, tick } = await room();
+  it("counts only the same user's live connections that have sent join", async () => {
+    const { rooms, join, earlier, tick } = await room();
     await join("c0", "bob");
     await join("c1", "ada", nowSeconds - 1); // past its TTL, not yet deleted
+    // In the room since $connect (the lobby), but its page has not joined: not announced, so not first.
+    await rooms.addMember({ room: "dev", userId: "ada", connectionId: "c3", expiresAt: 2e9, ttl: 2e9 });
     tick(10);
-    expect(await earlier("c2", await join("c2"))).toBe(false);
+    expect(await earlier("c2", await join("c2"))).toEqual([]);
+    expect(await rooms.isPresent("dev", "ada")).toBe(true);
   });
 
-  it("counts a membership written before joinedAt existed as the first", async () => {
-    const { rooms, roomTableName, earlier } = await room();
-    const old = { room: "dev", sk: "member#ada#c9", connectionId: "c9", userId: "ada", expiresAt: 2e9, ttl: 2e9 };
-    await tables.doc.send(new PutCommand({ TableName: roomTableName, Item: old }));
-    expect(await rooms.isPresent("dev", "ada")).toBe(true);
-    expect(await earlier("c1", now)).toBe(true);
+  it("reads the room strongly consistently, so a join and a broadcast see each other's writes", async () => {
+    const { rooms, join } = await room();
+    await join("c1");
+    const send = vi.spyOn(tables.doc, "send");
+    try {
+      await rooms.members("dev").next();
+      await rooms.presence("dev", 10);
+      await rooms.isPresent("dev", "ada");
+      await rooms.joinedBefore("dev", { userId: "ada", connectionId: "c2", joinedAt: now });
+      await rooms.history("dev", { limit: 10 });
+      const queries = send.mock.calls.map(([command]) => command.input as { ConsistentRead?: boolean });
+      expect(queries).toHaveLength(5);
+      expect(queries.every((input) => input.ConsistentRead === true)).toBe(true);
+    } finally {
+      send.mockRestore();
+    }
   });
 });
