@@ -1,6 +1,7 @@
 import { ConfigurationError } from "../core/errors.js";
 import { DEFAULT_FANOUT_BATCH_SIZE } from "../core/fanout.js";
 import { Limits, TokenTransport } from "../core/protocol.js";
+import { ACCOUNT_BURST_LIMIT, ACCOUNT_RATE_LIMIT, DEFAULT_THROTTLE } from "./chat-websocket-api.js";
 import { DEFAULT_MAX_WORKERS } from "./fanout-workers.js";
 
 /** CDK context keys the app reads (`cdk synth -c key=value`, or `context` in cdk.json). */
@@ -41,6 +42,10 @@ export const ContextKey = {
   HistoryDays: "historyDays",
   /** WebSocket API stage name. */
   StageName: "stageName",
+  /** Requests per second each route of the stage accepts from all clients together (API Gateway's throttling). */
+  StageRateLimit: "stageRateLimit",
+  /** Requests each route of the stage accepts in a burst, from all clients together. */
+  StageBurstLimit: "stageBurstLimit",
   /** `false` when the Region's API Gateway CloudWatch role is managed elsewhere. */
   ApiGatewayCloudWatchRole: "apiGatewayCloudWatchRole",
 } as const;
@@ -91,6 +96,8 @@ export interface ChatConfig {
   readonly historyDays: number;
   /** @default - the construct's default, `prod` */
   readonly stageName?: string;
+  /** Every route's throttling, shared by all clients; within the account's 10,000 requests/s, burst 5,000. */
+  readonly stageThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Whether the stack sets the Region's API Gateway CloudWatch role (WebSocket access logs need one). */
   readonly apiGatewayCloudWatchRole: boolean;
   /** Odd but workable settings, shown as synth warnings. */
@@ -115,6 +122,10 @@ export function resolveChatConfig(get: ContextGetter): ChatConfig {
     fanoutMaxWorkers: positiveInteger(get, ContextKey.FanoutMaxWorkers, DEFAULT_MAX_WORKERS, 1000, 2),
     historyDays: positiveInteger(get, ContextKey.HistoryDays, Limits.defaultHistoryDays),
     stageName: optionalString(get, ContextKey.StageName),
+    stageThrottle: {
+      rateLimit: positiveInteger(get, ContextKey.StageRateLimit, DEFAULT_THROTTLE.rateLimit, ACCOUNT_RATE_LIMIT),
+      burstLimit: positiveInteger(get, ContextKey.StageBurstLimit, DEFAULT_THROTTLE.burstLimit, ACCOUNT_BURST_LIMIT),
+    },
     apiGatewayCloudWatchRole: optionalBoolean(get, ContextKey.ApiGatewayCloudWatchRole) ?? true,
     warnings,
   };

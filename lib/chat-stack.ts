@@ -133,6 +133,7 @@ export class ChatStack extends Stack {
       messageHandler: message.function,
       tokenTransport: config.tokenTransport,
       stageName: config.stageName,
+      throttle: config.stageThrottle,
       apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
     });
     this.fanout = new FanoutWorkers(this, "Fanout", {

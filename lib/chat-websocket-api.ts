@@ -21,9 +21,14 @@ import {
   TokenTransport,
 } from "../core/protocol.js";
 
+/** API Gateway's default account-level throttle per Region, shared by every API and the `@connections` callbacks. */
+export const ACCOUNT_RATE_LIMIT = 10_000;
+export const ACCOUNT_BURST_LIMIT = 5_000;
+
 /**
- * Stage throttling when none is given: far below the account's 10,000 requests/s (burst 5,000), which every API in
- * the Region and the `@connections` callbacks share, so one noisy chat cannot starve them.
+ * Stage throttling when none is given: far below the account's throttle, so one noisy chat cannot starve the other
+ * APIs in the Region. It applies to each route across all clients: 100 `sendmessage` a second is about a thousand
+ * people talking, each a message every ten seconds. Raise it with the `stageRateLimit`/`stageBurstLimit` settings.
  */
 export const DEFAULT_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const satisfies ThrottleSettings;
 

@@ -48,6 +48,7 @@ describe("resolveChatConfig: where tokens come from", () => {
       fanoutMaxWorkers: 3,
       historyDays: Limits.defaultHistoryDays,
       stageName: undefined,
+      stageThrottle: { rateLimit: 100, burstLimit: 200 },
       apiGatewayCloudWatchRole: true,
       warnings: [],
     });
@@ -209,6 +210,23 @@ describe("resolveChatConfig: other settings", () => {
       );
       expect(message).toContain("a whole number from 2 to 1000");
     }
+  });
+
+  it("throttles each route at 100 requests/s, burst 200, unless stageRateLimit/stageBurstLimit say otherwise", () => {
+    expect(resolve({ ...VALID_CONTEXT, stageRateLimit: "2000", stageBurstLimit: 4000 }).stageThrottle).toEqual({
+      rateLimit: 2000,
+      burstLimit: 4000,
+    });
+    for (const stageRateLimit of ["0", "10001", "1.5", "fast"]) {
+      const { message } = configError({ ...VALID_CONTEXT, stageRateLimit }, "stageRateLimit", "-c stageRateLimit=100");
+      expect(message).toContain("a whole number from 1 to 10000");
+    }
+    const { message } = configError(
+      { ...VALID_CONTEXT, stageBurstLimit: "5001" },
+      "stageBurstLimit",
+      "-c stageBurstLimit=200",
+    );
+    expect(message).toContain("a whole number from 1 to 5000");
   });
 
   it("keeps history for 30 days unless historyDays, a whole number of days from 1, says otherwise", () => {

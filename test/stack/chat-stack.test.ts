@@ -97,6 +97,8 @@ beforeAll(() => {
       historyDays: "7",
       appName: "Team chat",
       stageName: "beta",
+      stageRateLimit: "2000",
+      stageBurstLimit: "4000",
       apiGatewayCloudWatchRole: "false",
     },
     { bundle: true },
@@ -755,6 +757,12 @@ describe("ChatStack: settings", () => {
     for (const output of ["WebSocketUrl", "CallbackUrl"]) {
       externalTemplate.hasOutput(output, { Value: { "Fn::Join": ["", Match.arrayWith(["/beta"])] } });
     }
+  });
+
+  it("throttles the stage's routes as stageRateLimit and stageBurstLimit say", () => {
+    externalTemplate.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 2000, ThrottlingBurstLimit: 4000 },
+    });
   });
 
   it("leaves the API Gateway account setting alone when apiGatewayCloudWatchRole is false", () => {
