@@ -9,8 +9,8 @@ import {
 } from "../../web/src/chat-socket.js";
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const tokenFor = (n: number, lifetimeSeconds = 3600) =>
-  `h.${b64url({ sub: "u1", n, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}.s`;
+const tokenFor = (n: number, lifetimeSeconds = 3600, sub = "u1") =>
+  `h.${b64url({ sub, n, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}.s`;
 
 /** A WebSocket stand-in the test drives: the "server" opens, refuses, drops or sends. */
 class FakeSocket implements SocketLike {
@@ -430,6 +430,55 @@ describe("ChatSocket", () => {
     chat.retryNow();
     await settle();
     expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+  });
+
+  describe("when another tab signs in as someone else (tabs share the session)", () => {
+    it("does not connect with the other user's token, and stops for good", async () => {
+      const { chat, sockets, getToken, states } = setup({ userId: "u1" });
+      getToken.mockImplementation(async () => tokenFor(1, 3600, "u2"));
+      chat.start();
+      await settle();
+      expect(chat.state).toEqual({ status: "signed-out", reason: "other-user" });
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(sockets).toHaveLength(0);
+      expect(getToken).toHaveBeenCalledTimes(1);
+      expect(states.map((s) => s.status)).toEqual(["connecting", "signed-out"]);
+    });
+
+    it("does not reconnect as the other user after a drop", async () => {
+      const { chat, sockets, getToken, last } = setup({ userId: "u1" });
+      chat.start();
+      await settle();
+      last().open();
+      getToken.mockImplementation(async () => tokenFor(2, 3600, "u2"));
+      last().drop();
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(chat.state).toEqual({ status: "signed-out", reason: "other-user" });
+      expect(sockets).toHaveLength(1);
+    });
+
+    it("closes the socket instead of renewing with the other user's token", async () => {
+      const { chat, sockets, getToken, last } = setup({ userId: "u1" });
+      getToken.mockImplementation(async () => tokenFor(1, 600));
+      chat.start();
+      await settle();
+      last().open();
+      getToken.mockImplementation(async () => tokenFor(2, 600, "u2"));
+      await vi.advanceTimersByTimeAsync(540_000);
+      expect(last().sent).toEqual([]); // no refresh with a token the server would refuse as another user's
+      expect(last().closedWith).toBe(1000);
+      expect(chat.state).toEqual({ status: "signed-out", reason: "other-user" });
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(sockets).toHaveLength(1);
+    });
+
+    it("goes on as usual with its own user's tokens", async () => {
+      const { chat, last } = setup({ userId: "u1" });
+      chat.start();
+      await settle();
+      last().open();
+      expect(chat.state.status).toBe("live");
+    });
   });
 
   it("does not start a second attempt while a token is still being fetched", async () => {

@@ -70,6 +70,23 @@ describe("parseServerFrame", () => {
     expect(frame).toEqual({ type: "history", room: "design", messages: [message], hasMore: false });
   });
 
+  it("recognises API Gateway's own error frames, which have no type", () => {
+    const ids = { connectionId: "AbCdEfGhIjKlMnO=", requestId: "PqRsTuVwXyZaBcD=" };
+    expect(parseServerFrame(JSON.stringify({ message: "Too Many Requests", ...ids }))).toEqual({
+      type: "gateway-error",
+      reason: "throttled",
+      message: "Too Many Requests",
+    });
+    expect(parseServerFrame(JSON.stringify({ message: "Internal server error", ...ids }))).toMatchObject({
+      type: "gateway-error",
+      reason: "failed",
+    });
+    expect(parseServerFrame(JSON.stringify({ message: "Endpoint request timed out", ...ids }))).toMatchObject({
+      type: "gateway-error",
+      reason: "timed-out",
+    });
+  });
+
   it.each([
     ["not JSON", "<b>"],
     ["binary", new ArrayBuffer(2)],
@@ -84,6 +101,8 @@ describe("parseServerFrame", () => {
     ["a joined frame without user", '{"type":"joined","room":"design"}'],
     ["an error without message", '{"type":"error","code":"x"}'],
     ["refreshed without expiresAt", '{"type":"refreshed"}'],
+    ["an untyped frame with other words", '{"message":"Something else","requestId":"x"}'],
+    ["an untyped frame named like an object's own key", '{"message":"constructor"}'],
   ])("ignores %s", (_, data) => {
     expect(parseServerFrame(data)).toBeUndefined();
   });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decodeJwtPayload, needsRefresh, REFRESH_MARGIN_SECONDS, tokenExpiry } from "../../web/src/jwt.js";
+import {
+  decodeJwtPayload,
+  needsRefresh,
+  REFRESH_MARGIN_SECONDS,
+  tokenExpiry,
+  tokenSubject,
+} from "../../web/src/jwt.js";
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const jwt = (payload: unknown) => `${b64url({ alg: "RS256", kid: "d-1" })}.${b64url(payload)}.c2lnbmF0dXJl`;
@@ -29,6 +35,13 @@ describe("decodeJwtPayload / tokenExpiry", () => {
   ])("returns undefined for %s", (_, token) => {
     expect(decodeJwtPayload(token)).toBeUndefined();
     expect(tokenExpiry(token)).toBeUndefined();
+  });
+
+  it("reads sub, the user id, and nothing that is not a non-empty string", () => {
+    expect(tokenSubject(jwt({ sub: "u1", exp: 1_900_000_000 }))).toBe("u1");
+    expect(tokenSubject(jwt({ sub: 42 }))).toBeUndefined();
+    expect(tokenSubject(jwt({ sub: "" }))).toBeUndefined();
+    expect(tokenSubject("opaque-token")).toBeUndefined();
   });
 
   it("ignores an exp that is not a number", () => {

@@ -167,13 +167,35 @@ describe("the frontier and gaps", () => {
     expect(result.room.frontier).toBe(messageId(14));
   });
 
-  it("starts the frontier below the first live message of a room that loaded empty", () => {
-    let room = applyHistory(emptyRoom("design"), { messages: [], hasMore: false }, { kind: "initial" }, opts).room;
-    expect(room.loaded).toBe(true);
-    expect(room.frontier).toBeUndefined();
-    room = live(room, 7, 8);
-    expect(room.frontier).toBe(messageId(8));
-    expect(hasGap(room)).toBe(false);
+  it("starts the frontier of a room that loaded empty at the zero id, so a message missed before the first live one is a gap", () => {
+    const empty = applyHistory(emptyRoom("design"), { messages: [], hasMore: false }, { kind: "initial" }, opts).room;
+    expect(empty.loaded).toBe(true);
+    expect(empty.frontier).toBeUndefined();
+    const fromStart = live(empty, 1, 2);
+    expect(fromStart.frontier).toBe(messageId(2));
+    expect(hasGap(fromStart)).toBe(false);
+    // Message 1's post to this page failed; 2 arrives live.
+    const missed = live(empty, 2);
+    expect(missed.frontier).toBe(messageId(0));
+    expect(hasGap(missed)).toBe(true);
+  });
+
+  it("closes the gap below the first live message of a room whose history expired with one answer", () => {
+    const empty = applyHistory(emptyRoom("design"), { messages: [], hasMore: false }, { kind: "initial" }, opts).room;
+    const room = live(empty, 37);
+    expect(hasGap(room)).toBe(true);
+    const after = { kind: "newer", after: messageId(0) } as const;
+    // The fill's answer holds only 37 (1..36 have expired), or nothing at all (a page of expired items not yet
+    // deleted, which may even say hasMore): either way 1..36 are accounted for, and nothing is asked again.
+    for (const frame of [
+      { messages: [msg(37)], hasMore: false },
+      { messages: [], hasMore: true },
+    ]) {
+      const result = applyHistory(room, frame, after, opts);
+      expect(result.room.frontier).toBe(messageId(37));
+      expect(hasGap(result.room)).toBe(false);
+      expect(result.continueAfter).toBe(false);
+    }
   });
 
   it("has no frontier (and so no gap) before the first history arrives", () => {

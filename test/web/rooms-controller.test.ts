@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ChatUser, Limits, type MessageFrame, messageId, type ServerFrame } from "../../core/protocol.js";
+import { type ChatUser, Limits, type MessageFrame, messageId } from "../../core/protocol.js";
 import { type TokenBucket, takeToken } from "../../core/rate-limiter.js";
-import type { ClientFrame } from "../../web/src/frames.js";
-import { RoomsController, type RoomsEvent } from "../../web/src/rooms/rooms-controller.js";
+import type { ClientFrame, GatewayErrorFrame, IncomingFrame } from "../../web/src/frames.js";
+import { RoomsController, type RoomsControllerOptions, type RoomsEvent } from "../../web/src/rooms/rooms-controller.js";
 
 /**
  * The controller against a scripted server: what it sends when, how it reads the answers, and that the room state
@@ -41,7 +41,9 @@ class MemoryStorage {
   }
 }
 
-function setup(options: { storage?: MemoryStorage; live?: boolean } = {}) {
+function setup(
+  options: { storage?: MemoryStorage; live?: boolean; joinBackoff?: RoomsControllerOptions["joinBackoff"] } = {},
+) {
   const sent: ClientFrame[] = [];
   const events: RoomsEvent[] = [];
   let connected = false;
@@ -49,6 +51,7 @@ function setup(options: { storage?: MemoryStorage; live?: boolean } = {}) {
   const rooms = new RoomsController({
     ownUserId: ME,
     storage,
+    joinBackoff: options.joinBackoff,
     send: (frame) => {
       if (!connected) return false;
       sent.push(frame);
@@ -56,7 +59,7 @@ function setup(options: { storage?: MemoryStorage; live?: boolean } = {}) {
     },
   });
   rooms.onEvent((event) => events.push(event));
-  const frame = (value: ServerFrame) => rooms.handleFrame(value);
+  const frame = (value: IncomingFrame) => rooms.handleFrame(value);
   const goLive = () => {
     connected = true;
     rooms.handleState({ status: "live" });
@@ -421,6 +424,34 @@ describe("gaps", () => {
     expect(takeSent()).toEqual([]); // 12 never existed: the answer said so; no asking again
   });
 
+  it("fetches a message a room that loaded empty missed before its first live one", () => {
+    const { answerJoin, takeSent, frame, ids } = setup();
+    answerJoin("lobby", []);
+    takeSent();
+    frame(msg("lobby", 2)); // the post of 1 to this page failed
+    vi.advanceTimersByTime(1000);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: messageId(0) }]);
+    frame({ type: "history", room: "lobby", messages: msgs("lobby", 1, 2), hasMore: false });
+    expect(ids("lobby")).toEqual([1, 2]);
+    vi.advanceTimersByTime(5000);
+    expect(takeSent()).toEqual([]);
+  });
+
+  it("asks once, not in a loop, in a room whose history has all expired", () => {
+    const { rooms, answerJoin, takeSent, frame, ids } = setup();
+    answerJoin("lobby", []);
+    takeSent();
+    frame(msg("lobby", 37));
+    vi.advanceTimersByTime(1000);
+    expect(takeSent()).toEqual([{ action: "history", room: "lobby", after: messageId(0) }]);
+    frame({ type: "history", room: "lobby", messages: [msg("lobby", 37)], hasMore: false });
+    frame(msg("lobby", 38));
+    vi.advanceTimersByTime(60_000);
+    expect(takeSent()).toEqual([]);
+    expect(ids("lobby")).toEqual([37, 38]);
+    expect(rooms.room("lobby")?.frontier).toBe(messageId(38));
+  });
+
   it("does not ask when the missing message arrives late on its own", () => {
     const { answerJoin, takeSent, frame, ids } = setup();
     answerJoin("lobby", msgs("lobby", 1, 10));
@@ -551,20 +582,72 @@ describe("errors", () => {
     expect(takeSent()).toEqual([{ action: "history", room: "lobby", before: messageId(51) }]);
   });
 
-  it("sends a failed join once more, then waits for the next connection", () => {
-    const { rooms, answerJoin, frame, takeSent } = setup();
+  const joinFailure = { type: "error", code: "internal_error", message: "That did not work.", room: "design" } as const;
+  /** The retry delays at the top of each jittered range: 0.5 s, 1 s, 2 s, ... less a little. */
+  const slowest = { random: () => 0.999 };
+
+  it("keeps trying a failed join, each time after a longer wait, while the connection is live", () => {
+    const { rooms, answerJoin, frame, takeSent } = setup({ joinBackoff: slowest });
     answerJoin("lobby", []);
     takeSent();
     rooms.joinByName("design");
-    const failure = { type: "error", code: "internal_error", message: "That did not work.", room: "design" } as const;
     expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
-    frame(failure);
-    vi.advanceTimersByTime(2000);
-    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
-    frame(failure);
-    vi.advanceTimersByTime(20_000);
+    for (const wait of [499, 999, 1998, 3996, 7992]) {
+      frame(joinFailure);
+      vi.advanceTimersByTime(wait - 1);
+      expect(takeSent()).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    }
+    // No answer at all counts as a failure too.
+    vi.advanceTimersByTime(10_000 + 15_983);
     expect(takeSent()).toEqual([]);
-    expect(rooms.canSend("design")).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    answerJoin("design", []);
+    expect(rooms.canSend("design")).toBe(true);
+    vi.advanceTimersByTime(120_000);
+    expect(takeSent()).toEqual([]);
+  });
+
+  it("joins again at once when a room whose join failed is typed or picked again", () => {
+    const { rooms, answerJoin, frame, takeSent } = setup({ joinBackoff: slowest });
+    answerJoin("lobby", []);
+    takeSent();
+    rooms.joinByName("design");
+    takeSent();
+    frame(joinFailure); // its retry waits half a second
+    expect(rooms.joinByName("design")).toEqual({ ok: true, room: "design" });
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    rooms.select("lobby");
+    rooms.select("design"); // its join is in flight: not sent twice
+    expect(takeSent()).toEqual([]);
+    frame(joinFailure);
+    rooms.select("lobby");
+    rooms.select("design");
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    answerJoin("design", []);
+    rooms.joinByName("design"); // joined: nothing to do
+    vi.advanceTimersByTime(120_000);
+    expect(takeSent()).toEqual([]);
+    expect(rooms.canSend("design")).toBe(true);
+  });
+
+  it("does not try again a join refused for good, nor any failed join once the connection is gone", () => {
+    const { rooms, answerJoin, frame, takeSent, drop } = setup({ joinBackoff: slowest });
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    takeSent();
+    frame({ ...joinFailure, code: "invalid_room" });
+    vi.advanceTimersByTime(120_000);
+    expect(takeSent()).toEqual([]);
+    rooms.joinByName("ops");
+    takeSent();
+    frame({ ...joinFailure, room: "ops" });
+    drop();
+    vi.advanceTimersByTime(120_000);
+    expect(takeSent()).toEqual([]);
+    expect(rooms.roomNames).toEqual(["lobby", "ops"]);
   });
 
   it("shows errors about a message the person sent", () => {
@@ -574,6 +657,65 @@ describe("errors", () => {
     frame({ type: "error", code: "rate_limited", message: "Too many messages", room: "lobby" });
     frame({ type: "error", code: "invalid_json", message: "The message is not valid JSON." });
     expect(sendErrors()).toHaveLength(2);
+  });
+});
+
+describe("API Gateway's own errors", () => {
+  const gateway = (reason: GatewayErrorFrame["reason"]): GatewayErrorFrame => ({
+    type: "gateway-error",
+    reason,
+    message: {
+      throttled: "Too Many Requests",
+      failed: "Internal server error",
+      "timed-out": "Endpoint request timed out",
+    }[reason],
+  });
+
+  it("sends the background request in flight again later when its route was throttled", () => {
+    const { takeSent, frame, sendErrors } = setup();
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]);
+    frame(gateway("throttled"));
+    expect(takeSent()).toEqual([]);
+    vi.advanceTimersByTime(2000);
+    expect(takeSent()).toEqual([{ action: "join", room: "lobby" }]);
+    expect(sendErrors()).toEqual([]);
+  });
+
+  it("takes a failed or timed-out integration as the failure of the background request in flight", () => {
+    const { rooms, answerJoin, takeSent, frame, sendErrors } = setup({ joinBackoff: { random: () => 0.999 } });
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    expect(takeSent()).toEqual([
+      { action: "join", room: "lobby" },
+      { action: "join", room: "design" },
+    ]);
+    frame(gateway("failed"));
+    vi.advanceTimersByTime(499); // not the 10 s an answer is waited for
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    frame(gateway("timed-out"));
+    vi.advanceTimersByTime(999);
+    expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    expect(sendErrors()).toEqual([]);
+  });
+
+  it("tells the person, in plain words, when it is about a message they just sent", () => {
+    const { rooms, answerJoin, takeSent, frame, sendErrors } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    takeSent();
+    rooms.select("lobby");
+    rooms.sendMessage("hello"); // while design's join is in flight
+    frame(gateway("throttled"));
+    expect(sendErrors()).toEqual([
+      { type: "send-error", code: "throttled", message: expect.stringMatching(/^The chat is busy/) },
+    ]);
+    expect(takeSent()).toEqual([{ action: "sendmessage", room: "lobby", text: "hello" }]); // the join was not throttled
+    // Later, with nothing in flight, there is nothing else it can be about.
+    answerJoin("design", []);
+    vi.advanceTimersByTime(5000);
+    frame(gateway("failed"));
+    expect(sendErrors()).toHaveLength(2);
+    expect(sendErrors()[1]?.message).toMatch(/^Something went wrong/);
   });
 });
 

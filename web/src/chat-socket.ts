@@ -1,23 +1,18 @@
-import {
-  CHAT_SUBPROTOCOL,
-  ErrorCode,
-  type ServerFrame,
-  TOKEN_QUERY_PARAMETER,
-  TokenTransport,
-} from "../../core/protocol.js";
+import { CHAT_SUBPROTOCOL, ErrorCode, TOKEN_QUERY_PARAMETER, TokenTransport } from "../../core/protocol.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
-import { type ClientFrame, parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
-import { REFRESH_MARGIN_SECONDS, tokenExpiry } from "./jwt.js";
+import { type ClientFrame, type IncomingFrame, parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
+import { REFRESH_MARGIN_SECONDS, tokenExpiry, tokenSubject } from "./jwt.js";
 
 /**
  * The connection as the page sees it:
- * - `signed-out`: no socket and no retries (stopped on sign-out, or no session left);
+ * - `signed-out`: no socket and no retries (stopped on sign-out, no session left, or the session is now someone
+ *   else's: see `ChatSocketOptions.userId`);
  * - `connecting`: the first attempt after start;
  * - `live`: open, messages can be sent;
  * - `reconnecting`: after a drop or a failed attempt, waiting until `retryAt` or trying again.
  */
 export type ConnectionState =
-  | { status: "signed-out"; reason: "stopped" | "no-session" }
+  | { status: "signed-out"; reason: "stopped" | "no-session" | "other-user" }
   | { status: "connecting" }
   | { status: "live" }
   | { status: "reconnecting"; attempt: number; retryAt: number; reason: RetryReason };
@@ -67,6 +62,12 @@ export interface ChatSocketOptions {
   url: string;
   /** A token good for at least a minute; undefined when signed out. Rejects only on transient failures. */
   getToken(options: { forceRefresh: boolean }): Promise<string | undefined>;
+  /**
+   * The user the page shows. Tabs share SuperTokens' session cookies, so once another tab signs in as someone else,
+   * the next token is theirs: a token whose `sub` is another user's is never sent, and the socket stops for good
+   * (`signed-out`, `other-user`) rather than connect, or renew, as someone the page does not show.
+   */
+  userId?: string;
   /** @default queryStringTransport() */
   openSocket?: OpenSocket;
   backoff?: BackoffOptions;
@@ -113,7 +114,7 @@ export class ChatSocket {
   private refusedInARow = 0;
   private tokenExp: number | undefined;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
-  private readonly frameListeners = new Set<(frame: ServerFrame) => void>();
+  private readonly frameListeners = new Set<(frame: IncomingFrame) => void>();
   private readonly openSocket: OpenSocket;
   private readonly now: () => number;
 
@@ -137,7 +138,7 @@ export class ChatSocket {
     return () => this.stateListeners.delete(listener);
   }
 
-  onFrame(listener: (frame: ServerFrame) => void): () => void {
+  onFrame(listener: (frame: IncomingFrame) => void): () => void {
     this.frameListeners.add(listener);
     return () => this.frameListeners.delete(listener);
   }
@@ -152,7 +153,7 @@ export class ChatSocket {
   }
 
   /** Closes the socket and stops retrying (sign-out, page put into the back/forward cache). */
-  stop(reason: "stopped" | "no-session" = "stopped"): void {
+  stop(reason: "stopped" | "no-session" | "other-user" = "stopped"): void {
     this.generation++;
     this.attempting = false;
     this.clearTimers();
@@ -204,6 +205,7 @@ export class ChatSocket {
       this.stop("no-session");
       return;
     }
+    if (this.isSomeoneElses(token)) return this.stop("other-user");
     this.forceRefreshNext = false;
 
     const socket = this.openSocket(this.options.url, token);
@@ -298,8 +300,15 @@ export class ChatSocket {
     }
     if (this.socket !== socket) return;
     if (token === undefined) return this.stop("no-session");
+    if (this.isSomeoneElses(token)) return this.stop("other-user");
     // The next renewal is planned when the server confirms with a `refreshed` frame.
     this.send(refreshFrame(token));
+  }
+
+  /** The token is another user's than the page shows (a token whose `sub` cannot be read is left to the server). */
+  private isSomeoneElses(token: string): boolean {
+    const subject = tokenSubject(token);
+    return this.options.userId !== undefined && subject !== undefined && subject !== this.options.userId;
   }
 
   private setState(state: ConnectionState): void {

@@ -24,11 +24,34 @@ import {
 export type { ClientRequest as ClientFrame } from "../../core/client-request.js";
 
 /**
+ * API Gateway's own error, sent instead of the integration's answer: `{"message":"Too Many Requests",
+ * "connectionId":…,"requestId":…}` when the route is throttled, "Internal server error" when the integration failed,
+ * "Endpoint request timed out" when it took too long. It has no `type` and names neither the request nor its room.
+ */
+export interface GatewayErrorFrame {
+  type: "gateway-error";
+  reason: GatewayErrorReason;
+  /** API Gateway's words; not for people. */
+  message: string;
+}
+export type GatewayErrorReason = "throttled" | "failed" | "timed-out";
+
+/** What reaches the page over the socket: the server's frames, and API Gateway's errors. */
+export type IncomingFrame = ServerFrame | GatewayErrorFrame;
+
+/** API Gateway's error messages the page knows; any other untyped frame is dropped like an unknown type. */
+const GATEWAY_ERRORS = new Map<unknown, GatewayErrorReason>([
+  ["Too Many Requests", "throttled"],
+  ["Internal server error", "failed"],
+  ["Endpoint request timed out", "timed-out"],
+]);
+
+/**
  * Parses a frame from the server. Returns undefined for anything that is not a frame this page understands, so a
  * newer server can add frame types without breaking an older page. Ids must look like the server's (12 digits):
  * they go back to it as `after`/`before` cursors, and a malformed one would only earn `invalid_cursor`.
  */
-export function parseServerFrame(data: unknown): ServerFrame | undefined {
+export function parseServerFrame(data: unknown): IncomingFrame | undefined {
   if (typeof data !== "string") return undefined;
   let value: unknown;
   try {
@@ -51,9 +74,16 @@ export function parseServerFrame(data: unknown): ServerFrame | undefined {
       return asError(value);
     case "refreshed":
       return asRefreshed(value);
+    case undefined:
+      return asGatewayError(value);
     default:
       return undefined;
   }
+}
+
+function asGatewayError(value: Record<string, unknown>): GatewayErrorFrame | undefined {
+  const reason = GATEWAY_ERRORS.get(value.message);
+  return reason && { type: "gateway-error", reason, message: value.message as string };
 }
 
 function asMessage(value: Record<string, unknown>): MessageFrame | undefined {

@@ -1,6 +1,6 @@
 /**
- * Reads a JWT's claims without verifying it. The page only needs `exp` to decide when to refresh; the server is the
- * one that verifies, so nothing here is trusted for access decisions.
+ * Reads a JWT's claims without verifying it. The page only needs `exp` to decide when to refresh, and `sub` to notice a
+ * token of someone else; the server is the one that verifies, so nothing here is trusted for access decisions.
  */
 
 /** Seconds before expiry at which a token is treated as stale and refreshed before use. */
@@ -24,6 +24,12 @@ export function decodeJwtPayload(token: string): Record<string, unknown> | undef
 export function tokenExpiry(token: string): number | undefined {
   const exp = decodeJwtPayload(token)?.exp;
   return typeof exp === "number" && Number.isFinite(exp) ? exp : undefined;
+}
+
+/** The token's `sub` (the user id), or undefined when it has none or cannot be read. */
+export function tokenSubject(token: string): string | undefined {
+  const sub = decodeJwtPayload(token)?.sub;
+  return typeof sub === "string" && sub !== "" ? sub : undefined;
 }
 
 /**

@@ -77,6 +77,7 @@ class App {
       url: this.config.webSocketUrl,
       openSocket: transportFor(this.config.tokenTransport),
       getToken: ({ forceRefresh }) => this.auth.getFreshToken({ forceRefresh }),
+      userId: user.userId,
     });
     const rooms = new RoomsController({
       ownUserId: user.userId,
@@ -93,6 +94,12 @@ class App {
       // The session ended under us (expired, revoked): back to the form, with a word about why.
       if (state.status === "signed-out" && state.reason === "no-session") {
         this.showSignIn("Your session has ended. Please sign in again.");
+      }
+      // Another tab signed in as someone else, and tabs share one session: this page's user is no longer signed in.
+      if (state.status === "signed-out" && state.reason === "other-user") {
+        this.showSignIn(
+          "Someone signed in to a different account in another tab. Reload the page to chat as that account, or sign in again here.",
+        );
       }
     });
     const offFrame = socket.onFrame((frame) => rooms.handleFrame(frame));

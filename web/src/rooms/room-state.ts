@@ -64,6 +64,8 @@ export function emptyRoom(name: string, readUpTo?: string): RoomState {
 export const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export const nextId = (id: string): string => messageId(Number(id) + 1);
 const previousId = (id: string): string => messageId(Math.max(0, Number(id) - 1));
+/** Below every message id: the frontier of a room known to hold nothing. */
+const ZERO_ID = messageId(0);
 
 const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
 export const oldestId = (room: RoomState): string | undefined => room.messages[0]?.id;
@@ -136,16 +138,16 @@ export function mergeMessages(
 }
 
 /**
- * Moves the frontier over the messages held right after it. A room that loaded empty has no frontier yet; its first
- * messages arrive live, and nothing before them can be missing (the page was a member before the server read the
- * empty history), so the frontier starts just below them.
+ * Moves the frontier over the messages held right after it. A room that loaded empty has no frontier until its first
+ * message, and then starts from the zero id: a message before it may have been sent while its post to this page
+ * failed (429s, a 5xx), so anything missing before it is a gap like any other. In a room whose history has expired
+ * (ids go on, say from 37), that costs one fill, whose answer covers everything up to what it holds.
  */
 function advanceFrontier(room: RoomState): RoomState {
   let frontier = room.frontier;
-  const first = room.messages[0];
   if (frontier === undefined) {
-    if (!room.loaded || !first) return room;
-    frontier = previousId(first.id);
+    if (!room.loaded || room.messages.length === 0) return room;
+    frontier = ZERO_ID;
   }
   let index = room.messages.findIndex((message) => compareIds(message.id, frontier as string) > 0);
   if (index < 0) return frontier === room.frontier ? room : { ...room, frontier };

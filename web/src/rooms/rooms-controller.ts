@@ -1,13 +1,16 @@
-import {
-  ErrorCode,
-  type ErrorFrame,
-  type HistoryFrame,
-  LOBBY,
-  type MessageFrame,
-  type ServerFrame,
-} from "../../../core/protocol.js";
+import { ErrorCode, type ErrorFrame, type HistoryFrame, LOBBY, type MessageFrame } from "../../../core/protocol.js";
+import { Backoff, type BackoffOptions } from "../backoff.js";
 import type { ConnectionState } from "../chat-socket.js";
-import { type ClientFrame, historyFrame, joinFrame, leaveFrame, sendMessageFrame } from "../frames.js";
+import {
+  type ClientFrame,
+  type GatewayErrorFrame,
+  type GatewayErrorReason,
+  historyFrame,
+  type IncomingFrame,
+  joinFrame,
+  leaveFrame,
+  sendMessageFrame,
+} from "../frames.js";
 import { type BackgroundRequest, RequestQueue, type RequestQueueOptions } from "./request-queue.js";
 import {
   type Arrival,
@@ -62,13 +65,23 @@ export interface RoomsControllerOptions {
   maxMessagesPerRoom?: number;
   /** The server's rate limit and the queue's timing; the controller supplies the rest. */
   queue?: Pick<RequestQueueOptions, "burst" | "perSecond" | "reserve" | "timeoutMs">;
+  /** Delays between retries of a join that failed. @default DEFAULT_BACKOFF */
+  joinBackoff?: BackoffOptions;
   now?: () => number;
 }
 
 /** Errors that mean "this room cannot be joined": the room leaves the list. */
 const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
+/** Errors a request would earn again if sent again as it is: not retried. */
+const REQUEST_REFUSED = new Set<string>([ErrorCode.InvalidJson, ErrorCode.UnknownAction, ErrorCode.InvalidCursor]);
 /** An error for a room within this long of a message sent there is about that message. */
 const SEND_ERROR_WINDOW_MS = 3000;
+/** What API Gateway's own errors mean to the person: it does not say whether their message was the one refused. */
+const GATEWAY_ERROR_TEXT: Record<GatewayErrorReason, string> = {
+  throttled: "The chat is busy just now. If your message does not appear, wait a moment and send it again.",
+  failed: "Something went wrong on the server. If your message does not appear, send it again.",
+  "timed-out": "The server took too long to answer. If your message does not appear, send it again.",
+};
 /** Longest a read mark waits to be written to storage. */
 const READ_MARKS_WRITE_DELAY_MS = 1000;
 
@@ -94,8 +107,10 @@ export class RoomsController {
   private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readMarksTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly lastSentAt = new Map<string, number>();
-  /** Requests (`kind:room`) that failed once on this connection and were sent again; a second failure waits. */
+  /** Rooms whose `newer` failed once on this connection and was sent again; a second failure waits. */
   private readonly retried = new Set<string>();
+  /** Failed joins, by room, on this connection: until one succeeds, each is tried again after a longer wait. */
+  private readonly joinRetries = new Map<string, { backoff: Backoff; timer?: ReturnType<typeof setTimeout> }>();
   private readonly listeners = new Set<(event: RoomsEvent) => void>();
   private readonly queue: RequestQueue;
   private readonly now: () => number;
@@ -160,7 +175,9 @@ export class RoomsController {
   /** Shows a room: its unread count is cleared. */
   select(name: string): void {
     const room = this.rooms.get(name);
-    if (!room || name === this.selectedRoom) return;
+    if (!room) return;
+    this.joinAgain(name);
+    if (name === this.selectedRoom) return;
     this.selectedRoom = name;
     this.rooms.set(name, markRead(room));
     this.persist({ selected: name });
@@ -243,6 +260,7 @@ export class RoomsController {
     this.flushStorage();
     this.queue.reset();
     this.clearGapTimers();
+    this.clearJoinRetries();
     this.listeners.clear();
   }
 
@@ -255,6 +273,7 @@ export class RoomsController {
     this.queue.reset();
     this.member.clear();
     this.retried.clear();
+    this.clearJoinRetries();
     this.expecting.clear();
     this.loadingOlder.clear();
     this.clearGapTimers();
@@ -269,7 +288,7 @@ export class RoomsController {
     for (const room of this.rooms.keys()) this.emit({ type: "older", room });
   }
 
-  handleFrame(frame: ServerFrame): void {
+  handleFrame(frame: IncomingFrame): void {
     switch (frame.type) {
       case "message":
         this.onMessage(frame);
@@ -291,6 +310,9 @@ export class RoomsController {
         break;
       case "error":
         this.onError(frame);
+        break;
+      case "gateway-error":
+        this.onGatewayError(frame);
         break;
       case "refreshed":
         break;
@@ -399,6 +421,7 @@ export class RoomsController {
    * when that is news, which the room list shows.
    */
   private enterRoom(name: string): boolean {
+    this.stopJoinRetry(name);
     if (!this.rooms.has(name) || this.member.has(name)) return false;
     this.member.add(name);
     return true;
@@ -427,7 +450,8 @@ export class RoomsController {
     }
     if (forRequest && inFlight) {
       this.queue.settle(name, "error");
-      if (!ROOM_REFUSED.has(frame.code) && frame.code !== ErrorCode.NotAMember) this.requestFailed(inFlight);
+      const handledBelow = ROOM_REFUSED.has(frame.code) || frame.code === ErrorCode.NotAMember;
+      if (!handledBelow) this.requestFailed(inFlight, frame.code);
     }
     if (ROOM_REFUSED.has(frame.code) && name !== LOBBY) {
       this.forgetRoom(name);
@@ -454,17 +478,71 @@ export class RoomsController {
   }
 
   /**
-   * A background request failed (an error frame, or no answer in time). A page of older messages can be asked for
-   * again by scrolling, and a gap is asked about again when the next message arrives; a join or the rest of a
-   * catch-up is sent once more, since nothing else would before the next connection.
+   * API Gateway's own error (see `GatewayErrorFrame`), which names no room, read as `onError` reads a typed one: about
+   * a message sent just before, else about the background request in flight (there is one at a time), which is sent
+   * again. Otherwise, or when it is about a message, the person is told.
    */
-  private requestFailed(request: BackgroundRequest): void {
-    if (request.kind === "older") this.stopLoadingOlder(request.room);
-    const key = `${request.kind}:${request.room}`;
-    if ((request.kind === "join" || request.kind === "newer") && this.live && !this.retried.has(key)) {
-      this.retried.add(key);
+  private onGatewayError(frame: GatewayErrorFrame): void {
+    const now = this.now();
+    const aboutMessage = [...this.lastSentAt.values()].some((sentAt) => now - sentAt < SEND_ERROR_WINDOW_MS);
+    const inFlight = this.queue.inFlight;
+    if (!aboutMessage && inFlight) {
+      if (frame.reason === "throttled") {
+        this.queue.throttled();
+      } else {
+        this.queue.settle(inFlight.room, "error");
+        this.requestFailed(inFlight);
+      }
+      return;
+    }
+    this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason] });
+  }
+
+  /**
+   * A background request failed (an error frame, or no answer in time). A page of older messages can be asked for
+   * again by scrolling, and a gap is asked about again when the next message arrives; the rest of a catch-up is sent
+   * once more. A join is tried again and again, each time after a longer wait: until it succeeds the room shows
+   * "Joining…" with no way to write, and nothing else would try before the next connection.
+   */
+  private requestFailed(request: BackgroundRequest, code?: string): void {
+    const { room, kind } = request;
+    if (kind === "older") this.stopLoadingOlder(room);
+    if (!this.live || (code !== undefined && REQUEST_REFUSED.has(code))) return;
+    if (kind === "newer" && !this.retried.has(room)) {
+      this.retried.add(room);
       this.queue.enqueue(request);
     }
+    if (kind === "join" && this.rooms.has(room)) {
+      const retry = this.joinRetries.get(room) ?? { backoff: new Backoff(this.options.joinBackoff) };
+      this.joinRetries.set(room, retry);
+      clearTimeout(retry.timer);
+      retry.timer = setTimeout(() => {
+        retry.timer = undefined;
+        if (this.live && this.rooms.has(room) && !this.queue.has(room, "join")) this.queue.enqueue(request);
+      }, retry.backoff.next());
+    }
+  }
+
+  /**
+   * Someone picked a room the connection is not in, with no join on its way (the last one failed): join it now
+   * rather than at the end of the wait.
+   */
+  private joinAgain(name: string): void {
+    if (!this.live || this.member.has(name) || this.queue.has(name, "join")) return;
+    const retry = this.joinRetries.get(name);
+    clearTimeout(retry?.timer);
+    if (retry) retry.timer = undefined;
+    this.queue.enqueue({ room: name, kind: "join" }, { urgent: true });
+  }
+
+  private stopJoinRetry(name: string): void {
+    clearTimeout(this.joinRetries.get(name)?.timer);
+    this.joinRetries.delete(name);
+  }
+
+  private clearJoinRetries(): void {
+    for (const retry of this.joinRetries.values()) clearTimeout(retry.timer);
+    this.joinRetries.clear();
   }
 
   private stopLoadingOlder(name: string): void {
@@ -518,6 +596,7 @@ export class RoomsController {
     this.loadingOlder.delete(name);
     clearTimeout(this.gapTimers.get(name));
     this.gapTimers.delete(name);
+    this.stopJoinRetry(name);
     this.queue.drop(name);
     const wasSelected = this.selectedRoom === name;
     if (wasSelected) {
