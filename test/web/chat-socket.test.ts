@@ -379,6 +379,26 @@ describe("ChatSocket", () => {
     expect(sockets).toHaveLength(1);
   });
 
+  it("renews again 10 s later when a renewal gets no answer (API Gateway throttled or failed it)", async () => {
+    const { chat, sockets, last, getToken } = setup();
+    getToken.mockImplementation(async () => tokenFor(1, 600));
+    chat.start();
+    await settle();
+    last().open();
+    await vi.advanceTimersByTimeAsync(540_000);
+    last().receive({ message: "Too Many Requests", connectionId: "c", requestId: "r" });
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(last().sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(last().sent).toHaveLength(2);
+    // Answered now: nothing more until the next renewal is due.
+    last().receive({ type: "refreshed", expiresAt: Math.floor(Date.now() / 1000) + 600 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(last().sent).toHaveLength(2);
+    expect(sockets).toHaveLength(1);
+    expect(chat.state.status).toBe("live");
+  });
+
   it("does not renew in a tight loop when tokens live shorter than the margin", async () => {
     const { chat, last, getToken } = setup();
     getToken.mockImplementation(async () => tokenFor(1, 30));

@@ -301,8 +301,10 @@ export class ChatSocket {
     if (this.socket !== socket) return;
     if (token === undefined) return this.stop("no-session");
     if (this.isSomeoneElses(token)) return this.stop("other-user");
-    // The next renewal is planned when the server confirms with a `refreshed` frame.
     this.send(refreshFrame(token));
+    // The server's `refreshed` plans the next renewal. Until it comes, try again shortly: API Gateway may have
+    // throttled or failed this one (its error names no frame), and the session would otherwise run out.
+    this.renewLater(socket);
   }
 
   /** The token is another user's than the page shows (a token whose `sub` cannot be read is left to the server). */
