@@ -23,7 +23,7 @@ export interface ChatServiceDeps {
     | "setMemberExpiry"
     | "members"
     | "isPresent"
-    | "joinedBefore"
+    | "membershipsOf"
     | "presence"
     | "nextMessageId"
     | "saveMessage"
@@ -125,7 +125,10 @@ export class ChatService {
   async forgetGone(connectionId: string, announce = true, member?: { room: string; userId: string }): Promise<void> {
     const connection = await this.deps.connections.get(connectionId);
     if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
-    if (!connection && member) await this.deps.rooms.removeMember(member.room, member.userId, connectionId);
+    if (!connection && member) {
+      // Left by a clean-up that deleted the record and stopped before this room: it announces the departure too.
+      await this.dropMembership({ connectionId, userId: member.userId }, member.room, cleanupAnnouncement(announce));
+    }
     await this.forget(connectionId, announce);
   }
 
@@ -138,7 +141,7 @@ export class ChatService {
     const connection = await this.deps.connections.delete(connectionId);
     if (!connection) return;
     for (const room of connection.rooms ?? []) {
-      await this.dropMembership(connection, room, announce ? { silentCleanup: true } : undefined);
+      await this.dropMembership(connection, room, cleanupAnnouncement(announce));
     }
   }
 
@@ -165,6 +168,9 @@ export class ChatService {
     const { connections, rooms } = this.deps;
     const { connectionId, userId } = connection;
     if (!(await connections.addRoom(connectionId, room, Limits.maxRoomsPerConnection))) {
+      if (!(await connections.get(connectionId))) {
+        throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
+      }
       throw new InvalidRequestError(
         ErrorCode.TooManyRooms,
         `A connection can be in at most ${Limits.maxRoomsPerConnection} rooms. Leave one first.`,
@@ -182,7 +188,8 @@ export class ChatService {
     // is carried here.
     const current = await connections.get(connectionId);
     if (!current?.rooms?.has(room)) {
-      await rooms.removeMember(room, userId, connectionId);
+      // Announced as a clean-up would: the write may have come between the other's delete and its presence check.
+      await this.dropMembership(connection, room, cleanupAnnouncement(true));
       return;
     }
     if (current.expiresAt > connection.expiresAt) {
@@ -205,17 +212,22 @@ export class ChatService {
   }
 
   /**
-   * Whether this is the user's first connection to have joined the room, asked after the membership is written (as
-   * `dropMembership` asks after the delete): then a tab leaving while another joins cannot leave the room believing
-   * the user gone, and of tabs joining at once one announces. A membership whose connection has no record left (a
-   * clean-up that failed half-way) would hide the arrival: it is dropped on the way.
+   * Whether this connection should announce the user: it is still in the room (a `leave` or `$disconnect` since its
+   * write has announced the departure already), and no other live connection of the user joined it before (by
+   * `joinedAt`, then connection id). Asked after the write, as `dropMembership` asks after its delete: then a tab
+   * leaving while another joins cannot leave the room believing the user gone, and of tabs joining at once at
+   * least one announces (two may, when their clocks and writes cross: a repeated `joined` changes nothing). A
+   * membership whose connection has no record left (a clean-up that stopped half-way) is dropped on the way.
    */
   private async firstToJoin(connection: ConnectionRecord, room: string, joinedAt: number): Promise<boolean> {
     const { connections, rooms } = this.deps;
     const { userId, connectionId } = connection;
-    for (const earlier of await rooms.joinedBefore(room, { userId, connectionId, joinedAt })) {
-      if (await connections.get(earlier.connectionId)) return false;
-      await rooms.removeMember(room, userId, earlier.connectionId);
+    const memberships = await rooms.membershipsOf(room, userId);
+    if (!memberships.some((member) => member.connectionId === connectionId)) return false;
+    for (const other of memberships) {
+      if (!joinedBefore(other, { connectionId, joinedAt })) continue;
+      if (await connections.get(other.connectionId)) return false;
+      await rooms.removeMember(room, userId, other.connectionId);
     }
     return true;
   }
@@ -233,7 +245,11 @@ export class ChatService {
    * Takes the connection out of the room's members; if it was the user's last connection there, the room hears they
    * left, sent with `announceWith` (none: say nothing, as a clean-up without announcements does).
    */
-  private async dropMembership(connection: ConnectionRecord, room: string, announceWith: ToRoomOptions | undefined) {
+  private async dropMembership(
+    connection: Pick<ConnectionRecord, "connectionId" | "userId" | "name">,
+    room: string,
+    announceWith: ToRoomOptions | undefined,
+  ) {
     const { rooms } = this.deps;
     await rooms.removeMember(room, connection.userId, connection.connectionId);
     if (announceWith && !(await rooms.isPresent(room, connection.userId))) {
@@ -342,6 +358,20 @@ export class ChatService {
     return toEpochSeconds(this.deps.clock());
   }
 }
+
+type Joined = { connectionId: string; joinedAt?: number };
+
+/**
+ * Whether `a` joined before `b`: by `joinedAt`, and by connection id within a millisecond. A membership without
+ * `joinedAt` has not joined (the lobby's from `$connect`, before the page's `join`).
+ */
+const joinedBefore = (a: Joined, b: Required<Joined>) =>
+  a.joinedAt !== undefined &&
+  (a.joinedAt < b.joinedAt || (a.joinedAt === b.joinedAt && a.connectionId < b.connectionId));
+
+/** How a clean-up announces departures: only with `announce`, and its own broadcasts clean up silently. */
+const cleanupAnnouncement = (announce: boolean): ToRoomOptions | undefined =>
+  announce ? { silentCleanup: true } : undefined;
 
 /**
  * What a broadcast to `room` does with a recipient found gone (410), here or in a fan-out worker: forget it, and

@@ -12,6 +12,9 @@ import { type MemberItem, type MessageItem, RoomTable, SortKey } from "./room-ta
 /** What a Query of members returns: enough to send to, close, and show in presence. */
 export type Member = Pick<MemberItem, "connectionId" | "userId" | "name" | "expiresAt">;
 
+/** A member and when it joined. */
+export type Membership = Member & Pick<MemberItem, "joinedAt">;
+
 /** A page of history, oldest first. */
 export interface HistoryPage {
   messages: MessageFrame[];
@@ -22,6 +25,7 @@ const MAX_HISTORY_READS = 10;
 /** A broadcast's first read: enough recipients to fill its 200 send slots (`DEFAULT_BROADCAST_CONCURRENCY`). */
 const FIRST_PAGE_SIZE = 200;
 const MEMBER_PROJECTION = "connectionId, userId, #name, expiresAt";
+const MEMBERSHIP_PROJECTION = `${MEMBER_PROJECTION}, joinedAt`;
 
 /**
  * Room membership, message history and sequence numbers, all by Query on the room's partition. Queries are strongly
@@ -114,31 +118,12 @@ export class RoomStore {
     return false;
   }
 
-  /**
-   * `member`'s user's other live connections in the room that joined before it (by `joinedAt`, then by connection
-   * id): of a user's connections, the first to join announces them. Asked after the membership is written, so that
-   * of two tabs joining at once exactly one finds itself first. Memberships without `joinedAt` have not joined (a
-   * lobby membership before its `join`, or one written before `joinedAt` existed) and do not count.
-   */
-  async joinedBefore(room: string, member: { userId: string; connectionId: string; joinedAt: number }) {
-    const earlier: Member[] = [];
-    const pages = this.queryMembers<Member & Pick<MemberItem, "joinedAt">>(
-      room,
-      SortKey.membersOf(member.userId),
-      100,
-      100,
-      `${MEMBER_PROJECTION}, joinedAt`,
-    );
-    for await (const page of pages) {
-      for (const other of page) {
-        const { connectionId, joinedAt } = other;
-        if (joinedAt === undefined || connectionId === member.connectionId) continue;
-        if (joinedAt < member.joinedAt || (joinedAt === member.joinedAt && connectionId < member.connectionId)) {
-          earlier.push(other);
-        }
-      }
-    }
-    return earlier;
+  /** The user's live connections in the room, with when each joined (absent until its `join`). */
+  async membershipsOf(room: string, userId: string): Promise<Membership[]> {
+    const memberships: Membership[] = [];
+    const pages = this.queryMembers<Membership>(room, SortKey.membersOf(userId), 100, 100, MEMBERSHIP_PROJECTION);
+    for await (const page of pages) memberships.push(...page);
+    return memberships;
   }
 
   /** Users online in the room, each once however many connections they have, up to `max`. */

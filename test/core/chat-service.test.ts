@@ -4,7 +4,6 @@ import { type ClientRequest, parseClientRequest } from "../../core/client-reques
 import { InvalidRequestError } from "../../core/errors.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { Logger } from "../../core/logger.js";
-import type { RoomStore } from "../../core/room-store.js";
 import { useTables } from "./chat-tables.js";
 import { webSocketEvent } from "./handler-events.js";
 import { RecordingApi } from "./recording-api.js";
@@ -18,29 +17,11 @@ async function chatRoom() {
   const clock = () => now;
   const { connections, rooms } = await tables.fresh(clock);
   const api = new RecordingApi();
-  // Hooks into the room store, to line up what concurrent Lambdas would do, or to fail a write.
-  const hooks: {
-    beforeJoinWrite?: () => Promise<void>;
-    afterJoinWrite?: () => Promise<void>;
-    failNextRemove?: boolean;
-  } = {};
-  const hookedRooms: RoomStore = Object.create(rooms);
-  hookedRooms.joinMember = async (member) => {
-    await hooks.beforeJoinWrite?.();
-    const joinedAt = await rooms.joinMember(member);
-    await hooks.afterJoinWrite?.();
-    return joinedAt;
-  };
-  hookedRooms.removeMember = async (...args) => {
-    if (hooks.failNextRemove) {
-      hooks.failNextRemove = false;
-      throw Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" });
-    }
-    return rooms.removeMember(...args);
-  };
+  // Hooks before and after the stores' calls, to line up what concurrent Lambdas would do, or to fail a call.
+  const hooks: Hooks = { before: {}, after: {} };
   const chat = new ChatService({
-    connections,
-    rooms: hookedRooms,
+    connections: hooked(connections, hooks),
+    rooms: hooked(rooms, hooks),
     api,
     clock,
     logger: quiet,
@@ -65,23 +46,55 @@ async function chatRoom() {
     chat.handle(connectionId, parseClientRequest(JSON.stringify(request)) as ClientRequest, quiet);
   const say = (connectionId: string, text: string, room = "lobby") =>
     act(connectionId, { action: "sendmessage", room, text });
-  /** Holds the next join's membership write until `release`; `reached` once the join is waiting there. */
-  const holdJoinWrite = () => {
+  /**
+   * Holds the next call of a store's `method` (one whose arguments `match`) at `when` until `release`; `reached`
+   * once it waits there.
+   */
+  const hold = (when: keyof Hooks, method: string, match: (...args: unknown[]) => boolean = () => true) => {
     let reachedIt = () => {};
     let release = () => {};
     const reached = new Promise<void>((resolve) => (reachedIt = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
-    hooks.beforeJoinWrite = () => {
-      hooks.beforeJoinWrite = undefined;
+    hooks[when][method] = (...args) => {
+      if (!match(...args)) return;
+      delete hooks[when][method];
       reachedIt();
       return released;
     };
     return { reached, release };
   };
-  return { chat, api, connections, rooms, hooks, holdJoinWrite, open, act, say, tick: (ms: number) => (now += ms) };
+  return { chat, api, connections, rooms, hooks, hold, open, act, say, tick: (ms: number) => (now += ms) };
 }
 
 const texts = (frames: { text: string }[]) => frames.map((f) => f.text);
+
+type Hook = (...args: unknown[]) => Promise<void> | void;
+type Hooks = { before: Record<string, Hook>; after: Record<string, Hook> };
+
+/** `store`, with `hooks` run around any of its methods that has one when called. */
+function hooked<T extends object>(store: T, hooks: Hooks): T {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      const name = String(key);
+      if (typeof value !== "function" || !(hooks.before[name] || hooks.after[name])) {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        await hooks.before[name]?.(...args);
+        const result = await value.apply(target, args);
+        await hooks.after[name]?.(...args);
+        return result;
+      };
+    },
+  });
+}
+
+/** The joined/left news one connection heard, as `room:type:userId`. */
+const newsOf = (api: RecordingApi, connectionId: string) =>
+  (api.frames.get(connectionId) ?? []).flatMap((f) =>
+    f.type === "joined" || f.type === "left" ? [`${f.room}:${f.type}:${f.user.userId}`] : [],
+  );
 
 describe("rooms", () => {
   it("puts every new connection in the lobby, where messages reach it", async () => {
@@ -261,29 +274,43 @@ describe("presence", () => {
     let written = 0;
     let bothWritten = () => {};
     const both = new Promise<void>((resolve) => (bothWritten = resolve));
-    hooks.afterJoinWrite = () => {
+    hooks.after.joinMember = () => {
       if (++written === 2) bothWritten();
       return both;
     };
     await Promise.all([act("a1", { action: "join", room: "dev" }), act("a2", { action: "join", room: "dev" })]);
-    expect(api.of("b", "joined").map((f) => f.user.userId)).toEqual(["ada"]);
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada"]);
   });
 
   it("leaves the room seeing a user who left in one tab while joining in another", async () => {
-    const { api, holdJoinWrite, open, act } = await chatRoom();
+    const { api, hold, open, act } = await chatRoom();
     await open("b", "bob");
     await open("a1", "ada");
     await open("a2", "ada");
     for (const id of ["b", "a1"]) await act(id, { action: "join", room: "dev" });
     // a2's membership lands only after a1 has left and found no other tab of ada's in the room.
-    const hold = holdJoinWrite();
+    const write = hold("before", "joinMember");
     const joining = act("a2", { action: "join", room: "dev" });
-    await hold.reached;
+    await write.reached;
     await act("a1", { action: "leave", room: "dev" });
-    hold.release();
+    write.release();
     await joining;
-    const news = (api.frames.get("b") ?? []).filter((f) => f.type === "joined" || f.type === "left");
-    expect(news.map((f) => f.type).at(-1)).toBe("joined");
+    expect(newsOf(api, "b").at(-1)).toBe("dev:joined:ada");
+  });
+
+  it("does not announce a join after the same connection's leave that ran meanwhile", async () => {
+    const { api, rooms, hooks, open, act } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a", "ada");
+    // The page sends `leave` as soon as the join's answer (history, presence) is in; its Lambda may finish first.
+    hooks.before.history = async () => {
+      delete hooks.before.history;
+      await act("a", { action: "leave", room: "dev" });
+    };
+    await act("a", { action: "join", room: "dev" });
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
   });
 
   it("lets a leave that failed half-way be sent again", async () => {
@@ -291,11 +318,14 @@ describe("presence", () => {
     await open("a", "ada");
     await open("b", "bob");
     for (const id of ["a", "b"]) await act(id, { action: "join", room: "dev" });
-    hooks.failNextRemove = true;
+    hooks.before.removeMember = () => {
+      delete hooks.before.removeMember;
+      throw Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" });
+    };
     await expect(act("a", { action: "leave", room: "dev" })).rejects.toThrow("throttled");
     await act("a", { action: "leave", room: "dev" });
     expect(await rooms.isPresent("dev", "ada")).toBe(false);
-    expect(api.of("b", "left").map((f) => [f.room, f.user.userId])).toEqual([["dev", "ada"]]);
+    expect(newsOf(api, "b")).toEqual(["dev:left:ada"]);
   });
 
   it("announces a tab that joins the lobby while another tab of the user has connected but not joined it", async () => {
@@ -305,36 +335,109 @@ describe("presence", () => {
     await open("a1", "ada"); // in the lobby since $connect; its page is still loading
     await open("a2", "ada");
     await act("a2", { action: "join", room: "lobby" });
-    expect(api.of("b", "joined").map((f) => f.user.userId)).toEqual(["ada"]);
+    expect(newsOf(api, "b")).toEqual(["lobby:joined:ada"]);
   });
 
   it("leaves no membership behind when a join's write lands after $disconnect cleaned up", async () => {
-    const { chat, api, rooms, holdJoinWrite, open, act, say } = await chatRoom();
+    const { chat, api, rooms, hold, open, act, say } = await chatRoom();
     await open("b", "bob");
     await act("b", { action: "join", room: "dev" });
     await open("a", "ada");
-    const hold = holdJoinWrite();
+    const write = hold("before", "joinMember");
     const joining = act("a", { action: "join", room: "dev" });
-    await hold.reached; // the record lists the room; the membership is not written yet
+    await write.reached; // the record lists the room; the membership is not written yet
     await chat.removeConnection("a", true);
-    hold.release();
+    write.release();
     await joining;
     expect(await rooms.isPresent("dev", "ada")).toBe(false);
     await say("b", "anyone?", "dev");
     expect(api.of("a", "message")).toEqual([]);
-    expect(api.of("b", "joined")).toEqual([]);
+    expect(newsOf(api, "b").filter((news) => news.endsWith("joined:ada"))).toEqual([]);
+  });
+
+  it("lets the room hear the user left when a repeated join's write lands inside $disconnect's clean-up", async () => {
+    const { chat, api, rooms, hold, open, act } = await chatRoom();
+    await open("b", "bob");
+    await open("a", "ada");
+    for (const id of ["b", "a"]) await act(id, { action: "join", room: "dev" });
+    // The page joins again (a retry), while $disconnect runs: the join's write comes after $disconnect removed the
+    // membership and before it asks whether ada is still in the room, so $disconnect stays quiet.
+    const write = hold("before", "joinMember");
+    const removed = hold("after", "removeMember", (room) => room === "dev");
+    const asked = hold("before", "isPresent", (room) => room === "dev");
+    const joining = act("a", { action: "join", room: "dev" });
+    await write.reached;
+    const disconnecting = chat.removeConnection("a", true);
+    await removed.reached;
+    write.release();
+    const written = hold("after", "joinMember");
+    await written.reached;
+    removed.release();
+    await asked.reached;
+    asked.release();
+    await disconnecting;
+    written.release();
+    await joining;
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
+  });
+
+  it("announces a departure that a clean-up stopped half-way left to the next broadcast", async () => {
+    const { chat, api, rooms, hooks, open, act, say, tick } = await chatRoom();
+    await open("b", "bob");
+    await open("a", "ada");
+    for (const id of ["b", "a"]) await act(id, { action: "join", room: "dev" });
+    // $disconnect deletes the record, leaves the lobby, and dies before dev (say, the Lambda timed out).
+    hooks.before.removeMember = (room) => {
+      if (room !== "dev") return;
+      delete hooks.before.removeMember;
+      throw new Error("Task timed out");
+    };
+    await expect(chat.removeConnection("a", true)).rejects.toThrow("timed out");
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada", "lobby:left:ada"]);
+    api.gone.add("a");
+    tick(30_000);
+    await say("b", "still there?", "dev");
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
+  });
+
+  it("tells a join whose connection was removed meanwhile that it is no longer signed in, not that it has too many rooms", async () => {
+    const { chat, hold, open, act } = await chatRoom();
+    await open("a", "ada");
+    const noting = hold("before", "addRoom");
+    const joining = act("a", { action: "join", room: "dev" });
+    await noting.reached;
+    await chat.removeConnection("a", true);
+    noting.release();
+    await expect(joining).rejects.toMatchObject({ code: "unauthenticated" });
   });
 
   it("carries a refresh that ran during a join onto the new membership", async () => {
-    const { rooms, holdJoinWrite, open, act } = await chatRoom();
+    const { rooms, hold, open, act } = await chatRoom();
     await open("a", "ada"); // its session ends an hour after the test clock's start
     const renewedUntil = 1_795_932_000 + 7200;
-    const hold = holdJoinWrite();
+    const write = hold("before", "joinMember");
     const joining = act("a", { action: "join", room: "dev" });
-    await hold.reached;
+    await write.reached;
     await act("a", { action: "refresh", token: `ada:${renewedUntil}` });
-    hold.release();
+    write.release();
     await joining;
+    const [member] = (await rooms.members("dev").next()).value ?? [];
+    expect(member).toMatchObject({ connectionId: "a", expiresAt: renewedUntil });
+  });
+
+  it("carries a refresh onto a room joined between its read of the connection and its renewal", async () => {
+    const { rooms, hold, open, act } = await chatRoom();
+    await open("a", "ada");
+    const renewedUntil = 1_795_932_000 + 7200;
+    // The refresh read the record (the lobby only) and waits to renew; the whole join runs meanwhile.
+    const renewal = hold("before", "renew");
+    const refreshing = act("a", { action: "refresh", token: `ada:${renewedUntil}` });
+    await renewal.reached;
+    await act("a", { action: "join", room: "dev" });
+    renewal.release();
+    await refreshing;
     const [member] = (await rooms.members("dev").next()).value ?? [];
     expect(member).toMatchObject({ connectionId: "a", expiresAt: renewedUntil });
   });

@@ -58,52 +58,43 @@ describe("RoomStore.members", () => {
   });
 });
 
-describe("RoomStore memberships and who joined first", () => {
+describe("RoomStore memberships", () => {
   async function room() {
     let clock = now;
     const { rooms } = await tables.fresh(() => clock);
     const join = (connectionId: string, userId = "ada", ttl = nowSeconds + 7200) =>
       rooms.joinMember({ room: "dev", userId, connectionId, expiresAt: nowSeconds + 3600, ttl });
-    const earlier = async (connectionId: string, joinedAt: number) =>
-      (await rooms.joinedBefore("dev", { userId: "ada", connectionId, joinedAt })).map((m) => m.connectionId);
-    return { rooms, join, earlier, tick: (ms: number) => (clock += ms) };
+    const joinedAts = async (userId = "ada") =>
+      Object.fromEntries((await rooms.membershipsOf("dev", userId)).map((m) => [m.connectionId, m.joinedAt]));
+    return { rooms, join, joinedAts, tick: (ms: number) => (clock += ms) };
   }
 
   it("sets when a connection joined at its first join, keeps it at the next, and updates the rest", async () => {
-    const { rooms, earlier, tick } = await room();
+    const { rooms, joinedAts, tick } = await room();
     await rooms.addMember({ room: "dev", userId: "ada", connectionId: "c1", expiresAt: 1, ttl: 2e9 });
+    expect(await joinedAts()).toEqual({ c1: undefined }); // in the lobby since $connect, not joined yet
     tick(5_000);
     const rejoin = { room: "dev", userId: "ada", name: "Ada", connectionId: "c1", expiresAt: 2, ttl: 2e9 };
     expect(await rooms.joinMember(rejoin)).toBe(now + 5_000);
     tick(5_000);
     expect(await rooms.joinMember({ ...rejoin, expiresAt: 3 })).toBe(now + 5_000);
-    expect(await earlier("c2", now + 10_000)).toEqual(["c1"]);
+    expect(await joinedAts()).toEqual({ c1: now + 5_000 });
     expect(await rooms.presence("dev", 10)).toEqual([{ userId: "ada", name: "Ada" }]);
     const [member] = (await rooms.members("dev").next()).value ?? [];
     expect(member).toMatchObject({ connectionId: "c1", expiresAt: 3 });
   });
 
-  it("lists the user's connections that joined before one, breaking a tie by connection id", async () => {
-    const { join, earlier, tick } = await room();
-    const first = await join("c2");
-    tick(10);
-    const second = await join("c1");
-    expect(await earlier("c2", first)).toEqual([]);
-    expect(await earlier("c1", second)).toEqual(["c2"]);
-    // Joined in the same millisecond: the lower connection id is first.
-    expect(await earlier("c1", first)).toEqual([]);
-    expect(await earlier("c3", first)).toEqual(["c2"]);
-  });
-
-  it("counts only the same user's live connections that have sent join", async () => {
-    const { rooms, join, earlier, tick } = await room();
+  it("lists one user's live memberships only", async () => {
+    const { rooms, join, joinedAts, tick } = await room();
     await join("c0", "bob");
     await join("c1", "ada", nowSeconds - 1); // past its TTL, not yet deleted
-    // In the room since $connect (the lobby), but its page has not joined: not announced, so not first.
-    await rooms.addMember({ room: "dev", userId: "ada", connectionId: "c3", expiresAt: 2e9, ttl: 2e9 });
     tick(10);
-    expect(await earlier("c2", await join("c2"))).toEqual([]);
-    expect(await rooms.isPresent("dev", "ada")).toBe(true);
+    await join("c2");
+    expect(await joinedAts()).toEqual({ c2: now + 10 });
+    expect(await joinedAts("bob")).toEqual({ c0: now });
+    await rooms.removeMember("dev", "ada", "c2");
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(await rooms.isPresent("dev", "bob")).toBe(true);
   });
 
   it("reads the room strongly consistently, so a join and a broadcast see each other's writes", async () => {
@@ -114,7 +105,7 @@ describe("RoomStore memberships and who joined first", () => {
       await rooms.members("dev").next();
       await rooms.presence("dev", 10);
       await rooms.isPresent("dev", "ada");
-      await rooms.joinedBefore("dev", { userId: "ada", connectionId: "c2", joinedAt: now });
+      await rooms.membershipsOf("dev", "ada");
       await rooms.history("dev", { limit: 10 });
       const queries = send.mock.calls.map(([command]) => command.input as { ConsistentRead?: boolean });
       expect(queries).toHaveLength(5);
