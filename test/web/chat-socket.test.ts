@@ -375,7 +375,8 @@ describe("ChatSocket", () => {
       { action: "refresh", token: expect.any(String) },
       { action: "refresh", token: expect.any(String) },
     ]);
-    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+    // The token the first attempt got is still good: sent again, not refreshed again.
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: false });
     expect(sockets).toHaveLength(1);
   });
 
@@ -391,6 +392,7 @@ describe("ChatSocket", () => {
     expect(last().sent).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(last().sent).toHaveLength(2);
+    expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: false });
     // Answered now: nothing more until the next renewal is due.
     last().receive({ type: "refreshed", expiresAt: Math.floor(Date.now() / 1000) + 600 });
     await vi.advanceTimersByTimeAsync(60_000);

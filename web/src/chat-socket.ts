@@ -284,15 +284,19 @@ export class ChatSocket {
     this.renewalTimer = this.later(delay, () => void this.renew(socket));
   }
 
+  /**
+   * Renews again shortly, with the token as it is unless it has gone stale: the last attempt's token is still good,
+   * and forcing a refresh every 10 s would rotate the session's refresh token as often.
+   */
   private renewLater(socket: SocketLike): void {
     if (this.renewalTimer !== undefined) this.cancel(this.renewalTimer);
-    this.renewalTimer = this.later(RENEW_RETRY_MS, () => void this.renew(socket));
+    this.renewalTimer = this.later(RENEW_RETRY_MS, () => void this.renew(socket, false));
   }
 
-  private async renew(socket: SocketLike): Promise<void> {
+  private async renew(socket: SocketLike, forceRefresh = true): Promise<void> {
     let token: string | undefined;
     try {
-      token = await this.options.getToken({ forceRefresh: true });
+      token = await this.options.getToken({ forceRefresh });
     } catch {
       // Auth API unreachable: try again shortly; if the session runs out first, the server ends it and we reconnect.
       if (this.socket === socket) this.renewLater(socket);

@@ -479,23 +479,22 @@ export class RoomsController {
 
   /**
    * API Gateway's own error (see `GatewayErrorFrame`), which names no room, read as `onError` reads a typed one: about
-   * a message sent just before, else about the background request in flight (there is one at a time), which is sent
-   * again. Otherwise, or when it is about a message, the person is told.
+   * a message sent just before (the person is told), else about the background request in flight (there is one at a
+   * time), which is sent again. With neither, it answered something else (a `refresh`, which `ChatSocket` sends again
+   * unanswered, or a `leave`): nothing to show.
    */
   private onGatewayError(frame: GatewayErrorFrame): void {
     const now = this.now();
     const aboutMessage = [...this.lastSentAt.values()].some((sentAt) => now - sentAt < SEND_ERROR_WINDOW_MS);
     const inFlight = this.queue.inFlight;
-    if (!aboutMessage && inFlight) {
-      if (frame.reason === "throttled") {
-        this.queue.throttled();
-      } else {
-        this.queue.settle(inFlight.room, "error");
-        this.requestFailed(inFlight);
-      }
-      return;
+    if (aboutMessage) {
+      this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason] });
+    } else if (inFlight && frame.reason === "throttled") {
+      this.queue.throttled();
+    } else if (inFlight) {
+      this.queue.settle(inFlight.room, "error");
+      this.requestFailed(inFlight);
     }
-    this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason] });
   }
 
   /**
