@@ -51,8 +51,14 @@ export class RoomStore {
    */
   async joinMember(member: Omit<MemberItem, "sk" | "joinedAt">): Promise<number> {
     const { room, userId, connectionId, name, expiresAt, ttl } = member;
-    let update = "SET connectionId = :id, userId = :user, expiresAt = :exp, #ttl = :ttl";
-    update += ", joinedAt = if_not_exists(joinedAt, :now)";
+    // The first join's time stays; the rest follows the connection.
+    const set = [
+      "joinedAt = if_not_exists(joinedAt, :now)",
+      "connectionId = :id",
+      "userId = :user",
+      "expiresAt = :exp",
+      "#ttl = :ttl",
+    ];
     const names: Record<string, string> = { "#ttl": RoomTable.timeToLiveAttribute };
     const values: Record<string, unknown> = {
       ":id": connectionId,
@@ -62,7 +68,7 @@ export class RoomStore {
       ":now": this.clock(),
     };
     if (name !== undefined) {
-      update += ", #name = :name";
+      set.push("#name = :name");
       names["#name"] = "name";
       values[":name"] = name;
     }
@@ -70,7 +76,7 @@ export class RoomStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: this.key(room, SortKey.member(userId, connectionId)),
-        UpdateExpression: update,
+        UpdateExpression: `SET ${set.join(", ")}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: "ALL_NEW",
