@@ -119,14 +119,15 @@ export class ChatService {
    * Forgets a connection that a send found gone (410). API Gateway also answers 410 for a socket whose `$connect` is
    * still running, and that one is about to open: a connection younger than the integration timeout is left alone
    * (if it really is gone, its TTL, `$disconnect` or a later broadcast removes it). `member` names the room
-   * membership the send came from: it is removed even when the record is gone already (a `join` that raced
-   * `$disconnect` can leave one behind).
+   * membership the send came from: it is removed, and the departure announced, even when the record is gone already
+   * (a clean-up that stopped half-way leaves such memberships behind).
    */
   async forgetGone(connectionId: string, announce = true, member?: { room: string; userId: string }): Promise<void> {
     const connection = await this.deps.connections.get(connectionId);
     if (connection && this.deps.clock() - connection.connectedAt < CONNECT_GRACE_MS) return;
     if (!connection && member) {
-      // Left by a clean-up that deleted the record and stopped before this room: it announces the departure too.
+      // Left by a clean-up that deleted the record and stopped before this room: dropped, and announced if the user
+      // has no other connection there.
       await this.dropMembership({ connectionId, userId: member.userId }, member.room, cleanupAnnouncement(announce));
     }
     await this.forget(connectionId, announce);
@@ -212,24 +213,25 @@ export class ChatService {
   }
 
   /**
-   * Whether this connection should announce the user: it is still in the room (a `leave` or `$disconnect` since its
-   * write has announced the departure already), and no other live connection of the user joined it before (by
-   * `joinedAt`, then connection id). Asked after the write, as `dropMembership` asks after its delete: then a tab
-   * leaving while another joins cannot leave the room believing the user gone, and of tabs joining at once at
-   * least one announces (two may, when their clocks and writes cross: a repeated `joined` changes nothing). A
-   * membership whose connection has no record left (a clean-up that stopped half-way) is dropped on the way.
+   * Whether this join should announce the user, asked after its write (as `dropMembership` asks after its delete), so
+   * that a tab leaving while another joins cannot leave the room believing the user gone. Of the user's connections,
+   * the first to have joined (by `joinedAt`, then connection id) announces; later ones hold back for it. So this one
+   * announces when none joined before it, and the user is still in the room: through this connection, or through a
+   * later one that held back for it while this connection's own `leave` came first. Two tabs may both announce when
+   * their clocks and writes cross (the page ignores a repeated `joined`). An earlier membership whose connection has
+   * no record left (a clean-up that stopped half-way) does not count, and is dropped on the way.
    */
   private async firstToJoin(connection: ConnectionRecord, room: string, joinedAt: number): Promise<boolean> {
     const { connections, rooms } = this.deps;
     const { userId, connectionId } = connection;
+    const me = { connectionId, joinedAt };
     const memberships = await rooms.membershipsOf(room, userId);
-    if (!memberships.some((member) => member.connectionId === connectionId)) return false;
     for (const other of memberships) {
-      if (!joinedBefore(other, { connectionId, joinedAt })) continue;
+      if (!joinedBefore(other, me)) continue;
       if (await connections.get(other.connectionId)) return false;
       await rooms.removeMember(room, userId, other.connectionId);
     }
-    return true;
+    return memberships.some((other) => other.connectionId === connectionId || joinedBefore(me, other));
   }
 
   private async leave(connection: ConnectionRecord, room: string, log: Logger) {
@@ -363,10 +365,11 @@ type Joined = { connectionId: string; joinedAt?: number };
 
 /**
  * Whether `a` joined before `b`: by `joinedAt`, and by connection id within a millisecond. A membership without
- * `joinedAt` has not joined (the lobby's from `$connect`, before the page's `join`).
+ * `joinedAt` has not joined (the lobby's from `$connect`, before the page's `join`), neither before nor after.
  */
-const joinedBefore = (a: Joined, b: Required<Joined>) =>
+const joinedBefore = (a: Joined, b: Joined) =>
   a.joinedAt !== undefined &&
+  b.joinedAt !== undefined &&
   (a.joinedAt < b.joinedAt || (a.joinedAt === b.joinedAt && a.connectionId < b.connectionId));
 
 /** How a clean-up announces departures: only with `announce`, and its own broadcasts clean up silently. */

@@ -80,6 +80,7 @@ function hooked<T extends object>(store: T, hooks: Hooks): T {
       if (typeof value !== "function" || !(hooks.before[name] || hooks.after[name])) {
         return typeof value === "function" ? value.bind(target) : value;
       }
+      if (value.constructor.name === "AsyncGeneratorFunction") throw new Error(`cannot hook ${name}: a generator`);
       return async (...args: unknown[]) => {
         await hooks.before[name]?.(...args);
         const result = await value.apply(target, args);
@@ -311,6 +312,39 @@ describe("presence", () => {
     await act("a", { action: "join", room: "dev" });
     expect(await rooms.isPresent("dev", "ada")).toBe(false);
     expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
+  });
+
+  it("announces a user whose first tab left before it could announce, while a later tab held back for it", async () => {
+    const { api, rooms, hold, open, act } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a1", "ada");
+    await open("a2", "ada");
+    // a1 has written its membership and waits to decide; a2 joins, sees a1 first, and holds back; a1 then leaves,
+    // quietly, since a2 is there.
+    const deciding = hold("before", "membershipsOf");
+    const first = act("a1", { action: "join", room: "dev" });
+    await deciding.reached;
+    await act("a2", { action: "join", room: "dev" });
+    await act("a1", { action: "leave", room: "dev" });
+    deciding.release();
+    await first;
+    expect(await rooms.isPresent("dev", "ada")).toBe(true);
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada"]);
+  });
+
+  it("does not hold back for an earlier membership whose connection is gone, and drops it", async () => {
+    const { api, connections, rooms, open, act, tick } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a1", "ada");
+    await act("a1", { action: "join", room: "dev" });
+    await connections.delete("a1"); // a clean-up that stopped after deleting the record
+    tick(10);
+    await open("a2", "ada");
+    await act("a2", { action: "join", room: "dev" });
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada", "dev:joined:ada"]);
+    expect((await rooms.membershipsOf("dev", "ada")).map((m) => m.connectionId)).toEqual(["a2"]);
   });
 
   it("lets a leave that failed half-way be sent again", async () => {
