@@ -592,6 +592,7 @@ describe("errors", () => {
     takeSent();
     rooms.joinByName("design");
     expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    expect(rooms.isRetryingJoin("design")).toBe(false);
     for (const wait of [499, 999, 1998, 3996, 7992]) {
       frame(joinFailure);
       vi.advanceTimersByTime(wait - 1);
@@ -604,8 +605,10 @@ describe("errors", () => {
     expect(takeSent()).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(takeSent()).toEqual([{ action: "join", room: "design" }]);
+    expect(rooms.isRetryingJoin("design")).toBe(true); // the page says it is trying again
     answerJoin("design", []);
     expect(rooms.canSend("design")).toBe(true);
+    expect(rooms.isRetryingJoin("design")).toBe(false);
     vi.advanceTimersByTime(120_000);
     expect(takeSent()).toEqual([]);
   });
@@ -710,6 +713,22 @@ describe("API Gateway's own errors", () => {
       { type: "send-error", code: "throttled", message: expect.stringMatching(/^The chat is busy/) },
     ]);
     expect(takeSent()).toEqual([{ action: "sendmessage", room: "lobby", text: "hello" }]); // the join was not throttled
+  });
+
+  it("pins a late failure (the handler timed out after 29 s) on a message sent and not seen back", () => {
+    const { rooms, answerJoin, frame, sendErrors, takeSent } = setup();
+    answerJoin("lobby", []);
+    takeSent();
+    rooms.sendMessage("lost");
+    rooms.sendMessage("arrived");
+    frame(msg("lobby", 1, { userId: ME })); // one of the two came back
+    vi.advanceTimersByTime(29_000);
+    frame(gateway("timed-out"));
+    expect(sendErrors()).toEqual([
+      { type: "send-error", code: "timed-out", message: expect.stringMatching(/^The server took too long/) },
+    ]);
+    frame(gateway("timed-out")); // nothing else is waiting
+    expect(sendErrors()).toHaveLength(1);
   });
 
   it("says nothing when neither a message nor a background request is waiting (it answered a refresh or a leave)", () => {

@@ -76,6 +76,8 @@ const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRo
 const REQUEST_REFUSED = new Set<string>([ErrorCode.InvalidJson, ErrorCode.UnknownAction, ErrorCode.InvalidCursor]);
 /** An error for a room within this long of a message sent there is about that message. */
 const SEND_ERROR_WINDOW_MS = 3000;
+/** How long a message sent may still fail: API Gateway gives its integration 29 s. */
+const UNECHOED_WINDOW_MS = 30_000;
 /** What API Gateway's own errors mean to the person: it does not say whether their message was the one refused. */
 const GATEWAY_ERROR_TEXT: Record<GatewayErrorReason, string> = {
   throttled: "The chat is busy just now. If your message does not appear, wait a moment and send it again.",
@@ -107,6 +109,8 @@ export class RoomsController {
   private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readMarksTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly lastSentAt = new Map<string, number>();
+  /** When each message this page sent and has not seen come back yet was sent, oldest first. */
+  private unechoed: number[] = [];
   /** Rooms whose `newer` failed once on this connection and was sent again; a second failure waits. */
   private readonly retried = new Set<string>();
   /** Failed joins, by room, on this connection: until one succeeds, each is tried again after a longer wait. */
@@ -158,6 +162,11 @@ export class RoomsController {
 
   isLive(): boolean {
     return this.live;
+  }
+
+  /** Whether the room's join failed and is waiting to be tried again. */
+  isRetryingJoin(room: string): boolean {
+    return this.joinRetries.has(room) && !this.member.has(room);
   }
 
   isLoadingOlder(room: string): boolean {
@@ -252,6 +261,7 @@ export class RoomsController {
     if (!this.canSend(room) || !this.options.send(sendMessageFrame(room, text))) return false;
     this.queue.spend();
     this.lastSentAt.set(room, this.now());
+    this.unechoed.push(this.now());
     return true;
   }
 
@@ -273,6 +283,7 @@ export class RoomsController {
     this.queue.reset();
     this.member.clear();
     this.retried.clear();
+    this.unechoed = [];
     this.clearJoinRetries();
     this.expecting.clear();
     this.loadingOlder.clear();
@@ -320,6 +331,8 @@ export class RoomsController {
   }
 
   private onMessage(frame: MessageFrame): void {
+    // The sender is a member of the room too: its own message coming back means the server took it.
+    if (frame.sender.userId === this.options.ownUserId) this.unechoed.shift();
     const room = this.rooms.get(frame.room);
     if (!room) return; // a room just left: its last messages may still be on their way
     this.merge(frame.room, room, [frame], "live");
@@ -437,6 +450,7 @@ export class RoomsController {
     const forRequest = inFlight?.room === name;
     const sentAt = this.lastSentAt.get(name);
     const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
+    if (aboutMessage) this.unechoed.shift(); // refused: it will not come back
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
@@ -479,13 +493,15 @@ export class RoomsController {
 
   /**
    * API Gateway's own error (see `GatewayErrorFrame`), which names no room, read as `onError` reads a typed one: about
-   * a message sent just before (the person is told), else about the background request in flight (there is one at a
-   * time), which is sent again. With neither, it answered something else (a `refresh`, which `ChatSocket` sends again
-   * unanswered, or a `leave`): nothing to show.
+   * a message sent and not seen back yet (the person is told), else about the background request in flight (there
+   * is one at a time), which is sent again. With neither, it answered something else (a `refresh`, which `ChatSocket`
+   * sends again unanswered, or a `leave`): nothing to show.
    */
   private onGatewayError(frame: GatewayErrorFrame): void {
+    // The message handler can take up to API Gateway's 29 s to fail ("Endpoint request timed out").
     const now = this.now();
-    const aboutMessage = [...this.lastSentAt.values()].some((sentAt) => now - sentAt < SEND_ERROR_WINDOW_MS);
+    this.unechoed = this.unechoed.filter((sentAt) => now - sentAt < UNECHOED_WINDOW_MS);
+    const aboutMessage = this.unechoed.shift() !== undefined;
     const inFlight = this.queue.inFlight;
     if (aboutMessage) {
       this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason] });
@@ -519,6 +535,7 @@ export class RoomsController {
         retry.timer = undefined;
         if (this.live && this.rooms.has(room) && !this.queue.has(room, "join")) this.queue.enqueue(request);
       }, retry.backoff.next());
+      this.emit({ type: "rooms" }); // the room says it is trying again
     }
   }
 

@@ -167,7 +167,8 @@ export class ChatView {
     if (this.connection.status !== "live") {
       this.composer.setEnabled(false, DISABLED_REASON[this.connection.status]);
     } else if (!this.rooms.canSend(room)) {
-      this.composer.setEnabled(false, `Joining #${room}…`);
+      const again = this.rooms.isRetryingJoin(room) ? " The server did not answer; trying again." : "";
+      this.composer.setEnabled(false, `Joining #${room}…${again}`);
     } else {
       this.composer.setEnabled(true);
     }
