@@ -196,6 +196,19 @@ export class ChatService {
     if (current.expiresAt > connection.expiresAt) {
       await rooms.setMemberExpiry(room, userId, connectionId, current.expiresAt);
     }
+    // The answer and the announcement go out side by side: neither waits for the other, and a joiner gone before
+    // its answer (410) still announces, since a later tab of the user may be holding back for it.
+    const [answered, announced] = await Promise.allSettled([
+      this.answerJoin(connectionId, room, after),
+      this.announceArrival(current, room, joinedAt),
+    ]);
+    for (const outcome of [answered, announced]) if (outcome.status === "rejected") throw outcome.reason;
+    log.info("joined", { room, userId });
+  }
+
+  /** The joiner's catch-up: the history it missed, then who is online. */
+  private async answerJoin(connectionId: string, room: string, after: string | undefined) {
+    const { rooms } = this.deps;
     const history = await rooms.history(
       room,
       after === undefined ? { limit: Limits.historyOnJoin } : { limit: Limits.maxHistoryPage, after },
@@ -206,10 +219,19 @@ export class ChatService {
       room,
       users: await rooms.presence(room, Limits.maxPresenceUsers),
     });
-    if (await this.firstToJoin(current, room, joinedAt)) {
-      await this.toRoom(room, { type: "joined", room, user: chatUserOf(connection) }, { except: connectionId });
+  }
+
+  /**
+   * Tells the room the user arrived, if this join is the one to (`firstToJoin`). A `leave` or `$disconnect` that
+   * finished between that decision and the broadcast announced the departure first; it is then said again.
+   */
+  private async announceArrival(connection: ConnectionRecord, room: string, joinedAt: number) {
+    if (!(await this.firstToJoin(connection, room, joinedAt))) return;
+    const user = chatUserOf(connection);
+    await this.toRoom(room, { type: "joined", room, user }, { except: connection.connectionId });
+    if (!(await this.deps.rooms.isPresent(room, connection.userId))) {
+      await this.toRoom(room, { type: "left", room, user }, cleanupAnnouncement(true));
     }
-    log.info("joined", { room, userId });
   }
 
   /**

@@ -333,6 +333,42 @@ describe("presence", () => {
     expect(newsOf(api, "b")).toEqual(["dev:joined:ada"]);
   });
 
+  it("announces a user whose first tab closed while its join was answering, while a later tab held back", async () => {
+    const { chat, api, rooms, hold, open, act } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a1", "ada");
+    await open("a2", "ada");
+    // a1 has joined and decided it is first; its answer waits, and meanwhile its tab closes and a2 joins.
+    const answering = hold("before", "history");
+    const deciding = hold("after", "membershipsOf");
+    const first = act("a1", { action: "join", room: "dev" });
+    await Promise.all([answering.reached, deciding.reached]);
+    api.gone.add("a1");
+    deciding.release();
+    await act("a2", { action: "join", room: "dev" });
+    answering.release();
+    await expect(first).rejects.toThrow("gone"); // its answer found the socket gone
+    await chat.removeConnection("a1", true);
+    expect(await rooms.isPresent("dev", "ada")).toBe(true);
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada"]);
+  });
+
+  it("says the user left again when their only tab went between the decision to announce and the announcement", async () => {
+    const { chat, api, rooms, hold, open, act } = await chatRoom();
+    await open("b", "bob");
+    await act("b", { action: "join", room: "dev" });
+    await open("a", "ada");
+    const deciding = hold("after", "membershipsOf");
+    const joining = act("a", { action: "join", room: "dev" });
+    await deciding.reached;
+    await chat.removeConnection("a", true); // a reload: $disconnect runs in full and announces the departure
+    deciding.release();
+    await joining;
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
+  });
+
   it("does not hold back for an earlier membership whose connection is gone, and drops it", async () => {
     const { api, connections, rooms, open, act, tick } = await chatRoom();
     await open("b", "bob");
