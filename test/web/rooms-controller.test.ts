@@ -721,7 +721,8 @@ describe("API Gateway's own errors", () => {
     takeSent();
     rooms.sendMessage("lost");
     rooms.sendMessage("arrived");
-    frame(msg("lobby", 1, { userId: ME })); // one of the two came back
+    frame({ ...msg("lobby", 1, { userId: ME }), text: "arrived" }); // one of the two came back
+    frame({ ...msg("lobby", 2, { userId: ME }), text: "from my other tab" });
     vi.advanceTimersByTime(29_000);
     frame(gateway("timed-out"));
     expect(sendErrors()).toEqual([
@@ -729,6 +730,22 @@ describe("API Gateway's own errors", () => {
     ]);
     frame(gateway("timed-out")); // nothing else is waiting
     expect(sendErrors()).toHaveLength(1);
+  });
+
+  it("does not pin a failure on a message sent to a room since left, nor on one that came back in a history answer", () => {
+    const { rooms, answerJoin, frame, sendErrors, takeSent } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    rooms.sendMessage("to design");
+    rooms.leave("design");
+    rooms.select("lobby");
+    rooms.sendMessage("to lobby");
+    answerJoin("lobby", [{ ...msg("lobby", 1, { userId: ME }), text: "to lobby" }]); // came back in a catch-up
+    takeSent();
+    vi.advanceTimersByTime(5_000);
+    frame(gateway("failed"));
+    expect(sendErrors()).toEqual([]);
   });
 
   it("says nothing when neither a message nor a background request is waiting (it answered a refresh or a leave)", () => {

@@ -109,8 +109,8 @@ export class RoomsController {
   private readonly gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readMarksTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly lastSentAt = new Map<string, number>();
-  /** When each message this page sent and has not seen come back yet was sent, oldest first. */
-  private unechoed: number[] = [];
+  /** Messages this page sent and has not seen come back yet, oldest first. */
+  private unechoed: { room: string; text: string; sentAt: number }[] = [];
   /** Rooms whose `newer` failed once on this connection and was sent again; a second failure waits. */
   private readonly retried = new Set<string>();
   /** Failed joins, by room, on this connection: until one succeeds, each is tried again after a longer wait. */
@@ -261,7 +261,7 @@ export class RoomsController {
     if (!this.canSend(room) || !this.options.send(sendMessageFrame(room, text))) return false;
     this.queue.spend();
     this.lastSentAt.set(room, this.now());
-    this.unechoed.push(this.now());
+    this.unechoed.push({ room, text, sentAt: this.now() });
     return true;
   }
 
@@ -331,16 +331,33 @@ export class RoomsController {
   }
 
   private onMessage(frame: MessageFrame): void {
-    // The sender is a member of the room too: its own message coming back means the server took it.
-    if (frame.sender.userId === this.options.ownUserId) this.unechoed.shift();
+    this.echoed([frame]);
     const room = this.rooms.get(frame.room);
     if (!room) return; // a room just left: its last messages may still be on their way
     this.merge(frame.room, room, [frame], "live");
   }
 
+  /**
+   * Messages of this page's own that came back, live or in a history answer: the server took them. Matched by room
+   * and text, since the person's other tabs send too.
+   */
+  private echoed(messages: MessageFrame[]): void {
+    for (const message of messages) {
+      if (message.sender.userId !== this.options.ownUserId) continue;
+      this.dropUnechoed((sent) => sent.room === message.room && sent.text === message.text);
+    }
+  }
+
+  /** Forgets the oldest message not seen back yet that `matches`, if there is one. */
+  private dropUnechoed(matches: (sent: { room: string; text: string }) => boolean): void {
+    const at = this.unechoed.findIndex(matches);
+    if (at >= 0) this.unechoed.splice(at, 1);
+  }
+
   private onHistory(frame: HistoryFrame): void {
     const name = frame.room;
     this.queue.settle(name, "history");
+    this.echoed(frame.messages);
     const room = this.rooms.get(name);
     if (!room) return;
     // A history frame proves the join went through, even if its presence frame is still to come.
@@ -450,7 +467,7 @@ export class RoomsController {
     const forRequest = inFlight?.room === name;
     const sentAt = this.lastSentAt.get(name);
     const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
-    if (aboutMessage) this.unechoed.shift(); // refused: it will not come back
+    if (aboutMessage && !forRequest) this.dropUnechoed((sent) => sent.room === name); // refused: it will not come back
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
@@ -500,7 +517,7 @@ export class RoomsController {
   private onGatewayError(frame: GatewayErrorFrame): void {
     // The message handler can take up to API Gateway's 29 s to fail ("Endpoint request timed out").
     const now = this.now();
-    this.unechoed = this.unechoed.filter((sentAt) => now - sentAt < UNECHOED_WINDOW_MS);
+    this.unechoed = this.unechoed.filter((sent) => now - sent.sentAt < UNECHOED_WINDOW_MS);
     const aboutMessage = this.unechoed.shift() !== undefined;
     const inFlight = this.queue.inFlight;
     if (aboutMessage) {
@@ -606,6 +623,7 @@ export class RoomsController {
   }
 
   private forgetRoom(name: string): void {
+    this.unechoed = this.unechoed.filter((sent) => sent.room !== name);
     this.rooms.delete(name);
     this.member.delete(name);
     this.expecting.delete(name);
