@@ -720,8 +720,8 @@ describe("API Gateway's own errors", () => {
     answerJoin("lobby", []);
     takeSent();
     rooms.sendMessage("lost");
-    rooms.sendMessage("arrived");
-    frame({ ...msg("lobby", 1, { userId: ME }), text: "arrived" }); // one of the two came back
+    rooms.sendMessage("  arrived\n");
+    frame({ ...msg("lobby", 1, { userId: ME }), text: "arrived" }); // one of the two came back, trimmed
     frame({ ...msg("lobby", 2, { userId: ME }), text: "from my other tab" });
     vi.advanceTimersByTime(29_000);
     frame(gateway("timed-out"));

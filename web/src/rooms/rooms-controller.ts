@@ -258,10 +258,11 @@ export class RoomsController {
   /** Sends a message to the selected room; false when it could not be handed to the socket. */
   sendMessage(text: string): boolean {
     const room = this.selectedRoom;
-    if (!this.canSend(room) || !this.options.send(sendMessageFrame(room, text))) return false;
+    const frame = sendMessageFrame(room, text);
+    if (!this.canSend(room) || !this.options.send(frame)) return false;
     this.queue.spend();
     this.lastSentAt.set(room, this.now());
-    this.unechoed.push({ room, text, sentAt: this.now() });
+    this.unechoed.push({ room, text: frame.text, sentAt: this.now() }); // as the server stores it: trimmed
     return true;
   }
 
