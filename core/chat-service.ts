@@ -202,6 +202,9 @@ export class ChatService {
       this.answerJoin(connectionId, room, after),
       this.announceArrival(current, room, joinedAt),
     ]);
+    if (answered.status === "rejected" && announced.status === "rejected") {
+      log.warn("the arrival was not announced", { room, userId, error: announced.reason });
+    }
     for (const outcome of [answered, announced]) if (outcome.status === "rejected") throw outcome.reason;
     log.info("joined", { room, userId });
   }

@@ -748,6 +748,23 @@ describe("API Gateway's own errors", () => {
     expect(sendErrors()).toEqual([]);
   });
 
+  it("does not take an older message with the same text, scrolled into view, for the one just sent", () => {
+    const { rooms, answerJoin, frame, sendErrors, takeSent } = setup();
+    answerJoin("lobby", [{ ...msg("lobby", 5, { userId: ME }), text: "ok" }]);
+    takeSent();
+    rooms.sendMessage("ok");
+    rooms.loadOlder("lobby");
+    frame({
+      type: "history",
+      room: "lobby",
+      messages: [{ ...msg("lobby", 2, { userId: ME }), text: "ok" }],
+      hasMore: false,
+    });
+    vi.advanceTimersByTime(29_000);
+    frame(gateway("timed-out"));
+    expect(sendErrors()).toEqual([expect.objectContaining({ code: "timed-out" })]);
+  });
+
   it("says nothing when neither a message nor a background request is waiting (it answered a refresh or a leave)", () => {
     const { answerJoin, frame, sendErrors, takeSent } = setup();
     answerJoin("lobby", []);

@@ -70,6 +70,16 @@ export interface RoomsControllerOptions {
   now?: () => number;
 }
 
+/** A message this page sent, until it comes back. */
+interface SentMessage {
+  room: string;
+  /** As the server stores it: trimmed. */
+  text: string;
+  sentAt: number;
+  /** The room's newest id when it was sent: its echo comes after, and an older message with the same text is not it. */
+  after?: string;
+}
+
 /** Errors that mean "this room cannot be joined": the room leaves the list. */
 const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
 /** Errors a request would earn again if sent again as it is: not retried. */
@@ -110,7 +120,7 @@ export class RoomsController {
   private readMarksTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly lastSentAt = new Map<string, number>();
   /** Messages this page sent and has not seen come back yet, oldest first. */
-  private unechoed: { room: string; text: string; sentAt: number }[] = [];
+  private unechoed: SentMessage[] = [];
   /** Rooms whose `newer` failed once on this connection and was sent again; a second failure waits. */
   private readonly retried = new Set<string>();
   /** Failed joins, by room, on this connection: until one succeeds, each is tried again after a longer wait. */
@@ -262,7 +272,12 @@ export class RoomsController {
     if (!this.canSend(room) || !this.options.send(frame)) return false;
     this.queue.spend();
     this.lastSentAt.set(room, this.now());
-    this.unechoed.push({ room, text: frame.text, sentAt: this.now() }); // as the server stores it: trimmed
+    this.unechoed.push({
+      room,
+      text: frame.text,
+      sentAt: this.now(),
+      after: this.rooms.get(room)?.messages.at(-1)?.id,
+    });
     return true;
   }
 
@@ -345,12 +360,17 @@ export class RoomsController {
   private echoed(messages: MessageFrame[]): void {
     for (const message of messages) {
       if (message.sender.userId !== this.options.ownUserId) continue;
-      this.dropUnechoed((sent) => sent.room === message.room && sent.text === message.text);
+      this.dropUnechoed(
+        (sent) =>
+          sent.room === message.room &&
+          sent.text === message.text &&
+          (sent.after === undefined || compareIds(message.id, sent.after) > 0),
+      );
     }
   }
 
   /** Forgets the oldest message not seen back yet that `matches`, if there is one. */
-  private dropUnechoed(matches: (sent: { room: string; text: string }) => boolean): void {
+  private dropUnechoed(matches: (sent: SentMessage) => boolean): void {
     const at = this.unechoed.findIndex(matches);
     if (at >= 0) this.unechoed.splice(at, 1);
   }
@@ -468,7 +488,7 @@ export class RoomsController {
     const forRequest = inFlight?.room === name;
     const sentAt = this.lastSentAt.get(name);
     const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
-    if (aboutMessage && !forRequest) this.dropUnechoed((sent) => sent.room === name); // refused: it will not come back
+    if (aboutMessage) this.dropUnechoed((sent) => sent.room === name); // told about it: not again
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
