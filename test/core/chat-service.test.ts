@@ -63,7 +63,12 @@ async function chatRoom() {
     };
     return { reached, release };
   };
-  return { chat, api, connections, rooms, hooks, hold, open, act, say, tick: (ms: number) => (now += ms) };
+  /** bob, who hears the room's news in these tests, connects and joins `room`. */
+  const bobWatches = async (room: string) => {
+    await open("b", "bob");
+    await act("b", { action: "join", room });
+  };
+  return { chat, api, connections, rooms, hooks, hold, open, act, say, bobWatches, tick: (ms: number) => (now += ms) };
 }
 
 const texts = (frames: { text: string }[]) => frames.map((f) => f.text);
@@ -126,10 +131,9 @@ describe("rooms", () => {
   });
 
   it("stops delivering to a connection that left the room", async () => {
-    const { api, open, act, say } = await chatRoom();
+    const { api, open, act, say, bobWatches } = await chatRoom();
     await open("a", "ada");
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    await bobWatches("dev");
     await act("a", { action: "join", room: "dev" });
     await act("b", { action: "leave", room: "dev" });
     await say("a", "anyone?", "dev");
@@ -229,13 +233,12 @@ describe("history", () => {
 
 describe("presence", () => {
   it("tells a joiner who is online, each user once, and tells the room about the joiner", async () => {
-    const { api, open, act } = await chatRoom();
+    const { api, open, act, bobWatches } = await chatRoom();
     await open("a1", "ada");
     await open("a2", "ada");
     await act("a1", { action: "join", room: "dev" });
     await act("a2", { action: "join", room: "dev" });
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    await bobWatches("dev");
     expect(
       api
         .of("b", "presence")[0]
@@ -265,9 +268,8 @@ describe("presence", () => {
   });
 
   it("announces a user once when two of their tabs join at the same moment", async () => {
-    const { api, hooks, open, act, tick } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { api, hooks, open, act, tick, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a1", "ada");
     tick(1);
     await open("a2", "ada");
@@ -300,9 +302,8 @@ describe("presence", () => {
   });
 
   it("does not announce a join after the same connection's leave that ran meanwhile", async () => {
-    const { api, rooms, hooks, open, act } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { api, rooms, hooks, open, act, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a", "ada");
     // The page sends `leave` as soon as the join's answer (history, presence) is in; its Lambda may finish first.
     hooks.before.history = async () => {
@@ -315,9 +316,8 @@ describe("presence", () => {
   });
 
   it("announces a user whose first tab left before it could announce, while a later tab held back for it", async () => {
-    const { api, rooms, hold, open, act } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { api, rooms, hold, open, act, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a1", "ada");
     await open("a2", "ada");
     // a1 has written its membership and waits to decide; a2 joins, sees a1 first, and holds back; a1 then leaves,
@@ -334,9 +334,8 @@ describe("presence", () => {
   });
 
   it("announces a user whose first tab closed while its join was answering, while a later tab held back", async () => {
-    const { chat, api, rooms, hold, open, act } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { chat, api, rooms, hold, open, act, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a1", "ada");
     await open("a2", "ada");
     // a1 has joined and decided it is first; its answer waits, and meanwhile its tab closes and a2 joins.
@@ -355,9 +354,8 @@ describe("presence", () => {
   });
 
   it("says the user left again when their only tab went between the decision to announce and the announcement", async () => {
-    const { chat, api, rooms, hold, open, act } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { chat, api, rooms, hold, open, act, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a", "ada");
     const deciding = hold("after", "membershipsOf");
     const joining = act("a", { action: "join", room: "dev" });
@@ -370,9 +368,8 @@ describe("presence", () => {
   });
 
   it("does not hold back for an earlier membership whose connection is gone, and drops it", async () => {
-    const { api, connections, rooms, open, act, tick } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { api, connections, rooms, open, act, tick, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a1", "ada");
     await act("a1", { action: "join", room: "dev" });
     await connections.delete("a1"); // a clean-up that stopped after deleting the record
@@ -409,9 +406,8 @@ describe("presence", () => {
   });
 
   it("leaves no membership behind when a join's write lands after $disconnect cleaned up", async () => {
-    const { chat, api, rooms, hold, open, act, say } = await chatRoom();
-    await open("b", "bob");
-    await act("b", { action: "join", room: "dev" });
+    const { chat, api, rooms, hold, open, act, say, bobWatches } = await chatRoom();
+    await bobWatches("dev");
     await open("a", "ada");
     const write = hold("before", "joinMember");
     const joining = act("a", { action: "join", room: "dev" });

@@ -83,6 +83,20 @@ function setup(overrides: Partial<ChatSocketOptions> = {}) {
 /** Lets pending promises (token fetches) settle without moving the clock. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
 
+/** Starts `chat` and checks that it stopped for good on its first token: no socket, no retry, one token asked. */
+async function expectStoppedAtStart(
+  { chat, sockets, getToken, states }: Pick<ReturnType<typeof setup>, "chat" | "sockets" | "getToken" | "states">,
+  reason: "no-session" | "other-user",
+) {
+  chat.start();
+  await settle();
+  expect(chat.state).toEqual({ status: "signed-out", reason });
+  await vi.advanceTimersByTimeAsync(120_000);
+  expect(sockets).toHaveLength(0);
+  expect(getToken).toHaveBeenCalledTimes(1);
+  expect(states.map((s) => s.status)).toEqual(["connecting", "signed-out"]);
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: new Date("2030-01-01T00:00:00Z") });
 });
@@ -219,13 +233,7 @@ describe("ChatSocket", () => {
   it("goes signed-out, without a reconnect loop, when there is no session", async () => {
     const { chat, sockets, getToken, states } = setup();
     getToken.mockResolvedValue(undefined);
-    chat.start();
-    await settle();
-    expect(chat.state).toEqual({ status: "signed-out", reason: "no-session" });
-    await vi.advanceTimersByTimeAsync(120_000);
-    expect(sockets).toHaveLength(0);
-    expect(getToken).toHaveBeenCalledTimes(1);
-    expect(states.map((s) => s.status)).toEqual(["connecting", "signed-out"]);
+    await expectStoppedAtStart({ chat, sockets, getToken, states }, "no-session");
   });
 
   it("goes signed-out when the session is found gone after a drop", async () => {
@@ -458,13 +466,7 @@ describe("ChatSocket", () => {
     it("does not connect with the other user's token, and stops for good", async () => {
       const { chat, sockets, getToken, states } = setup({ userId: "u1" });
       getToken.mockImplementation(async () => tokenFor(1, 3600, "u2"));
-      chat.start();
-      await settle();
-      expect(chat.state).toEqual({ status: "signed-out", reason: "other-user" });
-      await vi.advanceTimersByTimeAsync(120_000);
-      expect(sockets).toHaveLength(0);
-      expect(getToken).toHaveBeenCalledTimes(1);
-      expect(states.map((s) => s.status)).toEqual(["connecting", "signed-out"]);
+      await expectStoppedAtStart({ chat, sockets, getToken, states }, "other-user");
     });
 
     it("does not reconnect as the other user after a drop", async () => {

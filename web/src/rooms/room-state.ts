@@ -67,7 +67,7 @@ const previousId = (id: string): string => messageId(Math.max(0, Number(id) - 1)
 /** Below every message id: the frontier of a room known to hold nothing. */
 const ZERO_ID = messageId(0);
 
-const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
+export const lastId = (room: RoomState): string | undefined => room.messages.at(-1)?.id;
 export const oldestId = (room: RoomState): string | undefined => room.messages[0]?.id;
 
 /** There is a message above the frontier that the page holds, with something missing before it. */

@@ -22,6 +22,7 @@ import {
   emptyRoom,
   type HistoryAnswer,
   hasGap,
+  lastId,
   MAX_ROOMS,
   type Merged,
   markRead,
@@ -268,16 +269,12 @@ export class RoomsController {
   /** Sends a message to the selected room; false when it could not be handed to the socket. */
   sendMessage(text: string): boolean {
     const room = this.selectedRoom;
+    const state = this.rooms.get(room);
     const frame = sendMessageFrame(room, text);
-    if (!this.canSend(room) || !this.options.send(frame)) return false;
+    if (!state || !this.canSend(room) || !this.options.send(frame)) return false;
     this.queue.spend();
     this.lastSentAt.set(room, this.now());
-    this.unechoed.push({
-      room,
-      text: frame.text,
-      sentAt: this.now(),
-      after: this.rooms.get(room)?.messages.at(-1)?.id,
-    });
+    this.unechoed.push({ room, text: frame.text, sentAt: this.now(), after: lastId(state) });
     return true;
   }
 
