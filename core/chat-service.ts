@@ -25,6 +25,7 @@ export interface ChatServiceDeps {
     | "isPresent"
     | "membershipsOf"
     | "presence"
+    | "nextPresenceVersion"
     | "nextMessageId"
     | "saveMessage"
     | "history"
@@ -217,24 +218,21 @@ export class ChatService {
       after === undefined ? { limit: Limits.historyOnJoin } : { limit: Limits.maxHistoryPage, after },
     );
     await this.sendHistory(connectionId, room, history.messages, history.hasMore);
-    await this.send(connectionId, {
-      type: "presence",
-      room,
-      users: await rooms.presence(room, Limits.maxPresenceUsers),
-    });
+    const { users, version } = await rooms.presence(room, Limits.maxPresenceUsers);
+    await this.send(connectionId, { type: "presence", room, users, version });
   }
 
   /**
-   * Tells the room the user arrived, if this join is the one to (`firstToJoin`). A `leave` or `$disconnect` that
-   * finished between that decision and the broadcast announced the departure first; it is then said again.
+   * Tells the room the user arrived, if this join is the one to (`firstToJoin`). The version is taken between the
+   * membership's write and that decision, as `dropMembership` takes one between its delete and its check: so when a
+   * `leave` or `$disconnect` races this join and both announce, the one with the higher version asked last and
+   * tells the truth, whichever reaches a client first.
    */
   private async announceArrival(connection: ConnectionRecord, room: string, joinedAt: number) {
+    const version = await this.deps.rooms.nextPresenceVersion(room);
     if (!(await this.firstToJoin(connection, room, joinedAt))) return;
-    const user = chatUserOf(connection);
-    await this.toRoom(room, { type: "joined", room, user }, { except: connection.connectionId });
-    if (!(await this.deps.rooms.isPresent(room, connection.userId))) {
-      await this.toRoom(room, { type: "left", room, user }, cleanupAnnouncement(true));
-    }
+    const frame: ServerFrame = { type: "joined", room, user: chatUserOf(connection), version };
+    await this.toRoom(room, frame, { except: connection.connectionId });
   }
 
   /**
@@ -279,8 +277,10 @@ export class ChatService {
   ) {
     const { rooms } = this.deps;
     await rooms.removeMember(room, connection.userId, connection.connectionId);
-    if (announceWith && !(await rooms.isPresent(room, connection.userId))) {
-      await this.toRoom(room, { type: "left", room, user: chatUserOf(connection) }, announceWith);
+    if (!announceWith) return;
+    const version = await rooms.nextPresenceVersion(room); // see announceArrival
+    if (!(await rooms.isPresent(room, connection.userId))) {
+      await this.toRoom(room, { type: "left", room, user: chatUserOf(connection), version }, announceWith);
     }
   }
 

@@ -194,6 +194,8 @@ export interface PresenceFrame {
   type: "presence";
   room: string;
   users: ChatUser[];
+  /** The room's presence version when the list was read: `joined`/`left` frames up to it are already in the list. */
+  version: number;
 }
 
 /** A user came online in a room (their first connection there) or went offline (their last one left). */
@@ -201,6 +203,11 @@ export interface PresenceChangeFrame {
   type: "joined" | "left";
   room: string;
   user: ChatUser;
+  /**
+   * Increases with every change of presence in the room. Frames sent by different Lambdas can arrive in either
+   * order; of two about one user, the one with the higher version is the truth.
+   */
+  version: number;
 }
 
 export type ServerFrame =

@@ -15,6 +15,12 @@ export type Member = Pick<MemberItem, "connectionId" | "userId" | "name" | "expi
 /** A member and when it joined. */
 export type Membership = Member & Pick<MemberItem, "joinedAt">;
 
+/** Who is online in a room, and the room's presence version when that was read. */
+export interface Presence {
+  users: ChatUser[];
+  version: number;
+}
+
 /** A page of history, oldest first. */
 export interface HistoryPage {
   messages: MessageFrame[];
@@ -132,33 +138,45 @@ export class RoomStore {
     return memberships;
   }
 
-  /** Users online in the room, each once however many connections they have, up to `max`. */
-  async presence(room: string, max: number): Promise<ChatUser[]> {
+  /**
+   * Users online in the room, each once however many connections they have, up to `max`, with the room's presence
+   * version read before them: every change that took a version up to it wrote its membership before, so the list
+   * shows it.
+   */
+  async presence(room: string, max: number): Promise<Presence> {
+    // A Query for the one item, as every read of a room is (so the rooms' Query grant covers it).
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "#room = :room AND #sk = :sk",
+        ExpressionAttributeNames: { "#room": RoomTable.partitionKey, "#sk": RoomTable.sortKey },
+        ExpressionAttributeValues: { ":room": room, ":sk": SortKey.presence },
+        ConsistentRead: true,
+      }),
+    );
     const users = new Map<string, ChatUser>();
     // Members sort by user id, so a user's connections are adjacent and the loop can stop at `max` users.
     // Full pages from the start: the broadcast's small first page would cost a join an extra read.
-    for await (const page of this.queryMembers(room, SortKey.anyMember, 1000)) {
+    pages: for await (const page of this.queryMembers(room, SortKey.anyMember, 1000)) {
       for (const { userId, name } of page) {
-        if (users.size >= max && !users.has(userId)) return [...users.values()];
+        if (users.size >= max && !users.has(userId)) break pages;
         users.set(userId, chatUserOf({ userId, name }));
       }
     }
-    return [...users.values()];
+    return { users: [...users.values()], version: Number(Items?.[0]?.last ?? 0) };
+  }
+
+  /**
+   * The room's next presence version. A join or a leave takes one after writing its membership and before asking
+   * who is there, so the change with the highest version saw every membership written before it.
+   */
+  nextPresenceVersion(room: string): Promise<number> {
+    return this.increment(room, SortKey.presence);
   }
 
   /** The next message id of the room: an atomic counter, so ids strictly increase whichever Lambda asks. */
   async nextMessageId(room: string): Promise<string> {
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: this.key(room, SortKey.counter),
-        UpdateExpression: "ADD #last :one",
-        ExpressionAttributeNames: { "#last": "last" },
-        ExpressionAttributeValues: { ":one": 1 },
-        ReturnValues: "UPDATED_NEW",
-      }),
-    );
-    return messageId(Number(Attributes?.last));
+    return messageId(await this.increment(room, SortKey.counter));
   }
 
   async saveMessage(message: MessageFrame, ttl: number): Promise<void> {
@@ -209,6 +227,21 @@ export class RoomStore {
       messages: newestFirst ? messages.reverse() : messages,
       hasMore: found.length > limit || startKey !== undefined,
     };
+  }
+
+  /** Adds one to the counter item `sk` of the room (created at 1) and resolves to the new value. */
+  private async increment(room: string, sk: string): Promise<number> {
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(room, sk),
+        UpdateExpression: "ADD #last :one",
+        ExpressionAttributeNames: { "#last": "last" },
+        ExpressionAttributeValues: { ":one": 1 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(Attributes?.last);
   }
 
   private key(room: string, sk: string) {

@@ -1,14 +1,15 @@
 import type { ChatUser, MessageFrame } from "./protocol.js";
 
 /**
- * The rooms table, one partition per room holding three kinds of item, so that a room's members, its history and
- * its message counter are all read with a Query on the room (never a Scan):
+ * The rooms table, one partition per room holding members, messages and two counters, so that everything about a
+ * room is read by key or with a Query on the room (never a Scan):
  *
  * | sort key                          | item                                              |
  * | --------------------------------- | ------------------------------------------------- |
  * | `member#<userId>#<connectionId>`  | a connection in the room (fan-out and presence)   |
  * | `message#<id>`                    | a stored message (history), expires by TTL        |
  * | `#counter`                        | the last message sequence number given out        |
+ * | `#presence`                       | the last presence version given out               |
  *
  * Members sort by user, so "is this user still here" is a Query on `member#<userId>#`.
  */
@@ -25,6 +26,7 @@ export const SortKey = {
   message: (id: string) => `message#${id}`,
   anyMessage: "message#",
   counter: "#counter",
+  presence: "#presence",
 } as const;
 
 export interface MemberItem extends ChatUser {

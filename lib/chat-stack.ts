@@ -145,12 +145,13 @@ export class ChatStack extends Stack {
     this.connections.grantPutConnection(connect.function);
     this.rooms.grantPutItems(connect.function);
     // Whatever runs the chat service may broadcast (presence, messages) and so find connections gone: it reads a
-    // connection, takes it out of its rooms, asks who is left, tells them, and deletes it. Large rooms fan out
-    // through the queue, the workers' own announcements included.
+    // connection, takes it out of its rooms, takes a presence version, asks who is left, tells them, and deletes
+    // it. Large rooms fan out through the queue, the workers' own announcements included.
     for (const sender of [disconnect, message, this.fanout.worker]) {
       this.connections.grantReadConnection(sender.function);
       this.connections.grantDeleteConnection(sender.function);
       this.rooms.grantDeleteMembers(sender.function);
+      this.rooms.grantUpdateItems(sender.function);
       this.rooms.grantQueryRooms(sender.function);
       this.webSocket.grantManageConnections(sender.function);
       this.fanout.grantEnqueue(sender.function);
@@ -161,7 +162,6 @@ export class ChatStack extends Stack {
     // stored messages.
     this.connections.grantUpdateConnection(message.function);
     this.rooms.grantPutItems(message.function);
-    this.rooms.grantUpdateItems(message.function);
 
     this.site.deployConfig({
       webSocketUrl: this.webSocket.url,

@@ -55,8 +55,8 @@ export class RoomsTable extends Construct {
   }
 
   /**
-   * Lets `grantee` join a connection to a room (keeping when it first joined), number a room's messages (the
-   * counter's `ADD`) and carry a refreshed session onto memberships.
+   * Lets `grantee` join a connection to a room (keeping when it first joined), number a room's messages and its
+   * changes of presence (the counters' `ADD`), and carry a refreshed session onto memberships.
    */
   grantUpdateItems(grantee: IGrantable): Grant {
     return this.table.grants.actions(grantee, "dynamodb:UpdateItem");

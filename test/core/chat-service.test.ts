@@ -4,6 +4,7 @@ import { type ClientRequest, parseClientRequest } from "../../core/client-reques
 import { InvalidRequestError } from "../../core/errors.js";
 import { createConnectHandler } from "../../core/handlers/connect.js";
 import { Logger } from "../../core/logger.js";
+import { applyJoined, applyLeft, applyPresence, emptyRoom } from "../../web/src/rooms/room-state.js";
 import { useTables } from "./chat-tables.js";
 import { webSocketEvent } from "./handler-events.js";
 import { RecordingApi } from "./recording-api.js";
@@ -101,6 +102,22 @@ const newsOf = (api: RecordingApi, connectionId: string) =>
   (api.frames.get(connectionId) ?? []).flatMap((f) =>
     f.type === "joined" || f.type === "left" ? [`${f.room}:${f.type}:${f.user.userId}`] : [],
   );
+
+/**
+ * Who the page of `connectionId` shows online in `room`, from the presence frames it got, taken as sent or in
+ * reverse: frames from different Lambdas (or fan-out workers) may reach it in any order.
+ */
+function onlineShown(api: RecordingApi, connectionId: string, room: string, order: "sent" | "reversed" = "sent") {
+  const frames = (api.frames.get(connectionId) ?? []).filter((f) => "room" in f && f.room === room);
+  if (order === "reversed") frames.reverse();
+  let shown = emptyRoom(room);
+  for (const f of frames) {
+    if (f.type === "presence") shown = applyPresence(shown, f.users, f.version);
+    if (f.type === "joined") shown = applyJoined(shown, f.user, f.version);
+    if (f.type === "left") shown = applyLeft(shown, f.user, f.version);
+  }
+  return [...shown.online.keys()].sort();
+}
 
 describe("rooms", () => {
   it("puts every new connection in the lobby, where messages reach it", async () => {
@@ -248,6 +265,7 @@ describe("presence", () => {
     expect(api.of("a1", "joined").map((f) => f.user.userId)).toEqual(["bob"]);
     // ada's second tab was not news to the room
     expect(api.of("b", "joined")).toEqual([]);
+    expect(onlineShown(api, "a1", "dev")).toEqual(["ada", "bob"]);
   });
 
   it("announces that a user left only when their last connection goes", async () => {
@@ -298,7 +316,34 @@ describe("presence", () => {
     await act("a1", { action: "leave", room: "dev" });
     write.release();
     await joining;
-    expect(newsOf(api, "b").at(-1)).toBe("dev:joined:ada");
+    expect(newsOf(api, "b")).toEqual(["dev:joined:ada", "dev:left:ada", "dev:joined:ada"]);
+    // A reload's old tab and new tab run in two Lambdas: the later news wins whichever arrives first.
+    expect(onlineShown(api, "b", "dev")).toEqual(["ada", "bob"]);
+    expect(onlineShown(api, "b", "dev", "reversed")).toEqual(["ada", "bob"]);
+  });
+
+  it("keeps showing a user who joined in a new tab while the old tab's departure was still being sent", async () => {
+    const { chat, api, hold, open, act, tick, bobWatches } = await chatRoom();
+    await bobWatches("dev");
+    await open("a1", "ada");
+    await act("a1", { action: "join", room: "dev" });
+    // A reload: the old tab's $disconnect has found ada gone from dev, and its news leaves only after the new tab
+    // has joined and announced her.
+    const found = hold("after", "isPresent", (room) => room === "dev");
+    const disconnecting = chat.removeConnection("a1", true);
+    await found.reached;
+    tick(1);
+    await open("a2", "ada");
+    await act("a2", { action: "join", room: "dev" });
+    found.release();
+    await disconnecting;
+    expect(newsOf(api, "b").filter((news) => news.startsWith("dev:"))).toEqual([
+      "dev:joined:ada",
+      "dev:joined:ada",
+      "dev:left:ada",
+    ]);
+    expect(onlineShown(api, "b", "dev")).toEqual(["ada", "bob"]);
+    expect(onlineShown(api, "b", "dev", "reversed")).toEqual(["ada", "bob"]);
   });
 
   it("does not announce a join after the same connection's leave that ran meanwhile", async () => {
@@ -353,7 +398,7 @@ describe("presence", () => {
     expect(newsOf(api, "b")).toEqual(["dev:joined:ada"]);
   });
 
-  it("says the user left again when their only tab went between the decision to announce and the announcement", async () => {
+  it("shows the user gone when their only tab went between the decision to announce and the announcement", async () => {
     const { chat, api, rooms, hold, open, act, bobWatches } = await chatRoom();
     await bobWatches("dev");
     await open("a", "ada");
@@ -364,7 +409,10 @@ describe("presence", () => {
     deciding.release();
     await joining;
     expect(await rooms.isPresent("dev", "ada")).toBe(false);
-    expect(newsOf(api, "b").at(-1)).toBe("dev:left:ada");
+    // The arrival is sent last, but the departure asked later: it has the higher version, and bob's page knows.
+    expect(newsOf(api, "b").filter((news) => news.startsWith("dev:"))).toEqual(["dev:left:ada", "dev:joined:ada"]);
+    expect(onlineShown(api, "b", "dev")).toEqual(["bob"]);
+    expect(onlineShown(api, "b", "dev", "reversed")).toEqual(["bob"]);
   });
 
   it("does not hold back for an earlier membership whose connection is gone, and drops it", async () => {

@@ -35,7 +35,7 @@ describe("$connect and $disconnect handlers", () => {
       ttl: Math.floor(connectedAt / 1000) + 2 * 3600 + 300,
       rooms: new Set(["lobby"]),
     });
-    expect(await rooms.presence("lobby", 10)).toEqual([{ userId: "u-1", name: "Ada" }]);
+    expect((await rooms.presence("lobby", 10)).users).toEqual([{ userId: "u-1", name: "Ada" }]);
     expect(logs.all()).toContain('"message":"connected"');
   });
 
@@ -62,6 +62,6 @@ describe("$connect and $disconnect handlers", () => {
     const chat = new ChatService({ connections, rooms, api: new RecordingApi(), clock: () => now, logger });
     expect(await createDisconnectHandler({ chat, logger })(webSocketEvent("$disconnect"))).toEqual({ statusCode: 200 });
     expect(await connections.get("conn-A=")).toBeUndefined();
-    expect(await rooms.presence("lobby", 10)).toEqual([]);
+    expect((await rooms.presence("lobby", 10)).users).toEqual([]);
   });
 });

@@ -46,15 +46,30 @@ describe("RoomStore.members", () => {
     expect(sizes).toEqual([199, 60]);
   });
 
-  it("leaves presence on full pages: a join to a room of 260 reads it once", async () => {
+  it("leaves presence on full pages: a join to a room of 260 reads its version, then its members once", async () => {
     const rooms = await roomWith(260);
     const send = vi.spyOn(tables.doc, "send");
     try {
-      expect(await rooms.presence("big", 500)).toEqual([{ userId: "u-1" }]);
-      expect(send).toHaveBeenCalledTimes(1);
+      expect(await rooms.presence("big", 500)).toEqual({ users: [{ userId: "u-1" }], version: 0 });
+      expect(send).toHaveBeenCalledTimes(2);
     } finally {
       send.mockRestore();
     }
+  });
+});
+
+describe("RoomStore presence versions", () => {
+  it("gives each room its own increasing versions, apart from message ids, and presence reads the last given", async () => {
+    const { rooms } = await tables.fresh(() => now);
+    await rooms.joinMember({ room: "dev", userId: "ada", connectionId: "c1", expiresAt: nowSeconds + 60, ttl: 2e9 });
+    expect(await rooms.presence("dev", 10)).toEqual({ users: [{ userId: "ada" }], version: 0 });
+    expect(await rooms.nextPresenceVersion("dev")).toBe(1);
+    expect(await rooms.nextPresenceVersion("dev")).toBe(2);
+    expect(await rooms.nextPresenceVersion("ops")).toBe(1);
+    expect(await rooms.nextMessageId("dev")).toBe("000000000001");
+    expect(await rooms.presence("dev", 10)).toEqual({ users: [{ userId: "ada" }], version: 2 });
+    // The counters are not members: a broadcast never sends to them.
+    expect((await pagesOf(rooms.members("dev"))).ids).toEqual(["c1"]);
   });
 });
 
@@ -79,7 +94,7 @@ describe("RoomStore memberships", () => {
     tick(5_000);
     expect(await rooms.joinMember({ ...rejoin, expiresAt: 3 })).toBe(now + 5_000);
     expect(await joinedAts()).toEqual({ c1: now + 5_000 });
-    expect(await rooms.presence("dev", 10)).toEqual([{ userId: "ada", name: "Ada" }]);
+    expect((await rooms.presence("dev", 10)).users).toEqual([{ userId: "ada", name: "Ada" }]);
     const [member] = (await rooms.members("dev").next()).value ?? [];
     expect(member).toMatchObject({ connectionId: "c1", expiresAt: 3 });
   });
@@ -108,7 +123,7 @@ describe("RoomStore memberships", () => {
       await rooms.membershipsOf("dev", "ada");
       await rooms.history("dev", { limit: 10 });
       const queries = send.mock.calls.map(([command]) => command.input as { ConsistentRead?: boolean });
-      expect(queries).toHaveLength(5);
+      expect(queries).toHaveLength(6); // presence reads its version, then its members
       expect(queries.every((input) => input.ConsistentRead === true)).toBe(true);
     } finally {
       send.mockRestore();

@@ -101,6 +101,8 @@ describe("management API", () => {
   it("injects faults per connection: 429 a chosen number of times, 500, 410 and delays", async () => {
     const vic = await connectAs(sandbox, "vic");
     const id = connectionIdOf(sandbox, vic.userId);
+    // The earlier tests' departures are announced to the lobby, vic included: they must not take vic's faults.
+    await sandbox.hooks.idle();
 
     sandbox.hooks.faults.add({ connectionIds: [id], status: 429, times: 2 });
     for (let i = 0; i < 2; i++) {
@@ -135,6 +137,7 @@ describe("management API", () => {
     ];
     const xiaId = connectionIdOf(sandbox, xia.userId);
     const yanId = connectionIdOf(sandbox, yan.userId);
+    await sandbox.hooks.idle(); // as above: only this test's broadcast meets the faults
     sandbox.hooks.faults.add({ connectionIds: [xiaId], methods: ["POST"], status: 429, times: 2 });
     sandbox.hooks.faults.add({ connectionIds: [yanId], methods: ["POST"], status: 410 });
     // Past the grace that keeps a young connection answering 410 (it may still be in `$connect`).

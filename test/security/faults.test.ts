@@ -98,7 +98,7 @@ describe("a broadcast that meets 410, 429 and 500", () => {
     // The room hears that the gone user left.
     await hana.waitFor((frame) => (frame as PresenceChangeFrame).type === "left");
     expect(hana.framesWhere<PresenceChangeFrame>((frame) => (frame as PresenceChangeFrame).type === "left")).toEqual([
-      { type: "left", room: "lobby", user: { userId: gwen.userId, name: "gwen" } },
+      { type: "left", room: "lobby", user: { userId: gwen.userId, name: "gwen" }, version: expect.any(Number) },
     ]);
 
     // Once the faults pass, the next message reaches everyone still in the room, once.

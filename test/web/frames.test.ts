@@ -40,12 +40,23 @@ describe("parseServerFrame", () => {
     });
     const history = { type: "history", room: "design", messages: [message], hasMore: true };
     expect(parseServerFrame(JSON.stringify(history))).toEqual(history);
-    const presence = { type: "presence", room: "design", users: [{ userId: "u1", name: "Ann" }, { userId: "u2" }] };
+    const users = [{ userId: "u1", name: "Ann" }, { userId: "u2" }];
+    const presence = { type: "presence", room: "design", users, version: 7 };
     expect(parseServerFrame(JSON.stringify(presence))).toEqual(presence);
     for (const type of ["joined", "left"]) {
-      const change = { type, room: "design", user: { userId: "u2", name: "Bob" } };
+      const change = { type, room: "design", user: { userId: "u2", name: "Bob" }, version: 8 };
       expect(parseServerFrame(JSON.stringify(change))).toEqual(change);
     }
+  });
+
+  it("takes presence frames without a usable version (a server from before versions) as unversioned", () => {
+    const change = { type: "joined", room: "design", user: { userId: "u2" } };
+    expect(parseServerFrame(JSON.stringify(change))).toEqual(change);
+    for (const version of [-1, 1.5, "8", null]) {
+      expect(parseServerFrame(JSON.stringify({ ...change, version }))).toEqual(change);
+    }
+    const presence = { type: "presence", room: "design", users: [] };
+    expect(parseServerFrame(JSON.stringify(presence))).toEqual(presence);
   });
 
   it("drops an empty sender name, so the page falls back to the user id", () => {

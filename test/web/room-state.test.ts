@@ -247,18 +247,52 @@ describe("presence", () => {
   const bob = { userId: "u-bob", name: "Bob" };
   const me = { userId: ME, name: "Zed" };
 
+  const shown = (room: RoomState) => [...room.online.keys()].sort();
+
   it("replaces the set on presence and updates it on joined/left, idempotently", () => {
-    let room = applyPresence(emptyRoom("design"), [ann, me]);
+    let room = applyPresence(emptyRoom("design"), [ann, me], 3);
     expect([...room.online.keys()]).toEqual(["u-ann", ME]);
-    room = applyJoined(room, bob);
-    const again = applyJoined(room, bob);
-    expect(again).toBe(room); // a repeated joined changes nothing
+    room = applyJoined(room, bob, 4);
+    expect(applyJoined(room, bob, 4)).toBe(room); // the same news again changes nothing
     expect(room.online.size).toBe(3);
-    room = applyLeft(room, ann);
-    expect(applyLeft(room, ann)).toBe(room);
-    expect([...room.online.keys()].sort()).toEqual(["u-bob", ME]);
-    room = applyPresence(room, [ann]);
+    room = applyLeft(room, ann, 5);
+    expect(applyLeft(room, ann, 5)).toBe(room);
+    expect(shown(room)).toEqual(["u-bob", ME]);
+    room = applyPresence(room, [ann], 6);
     expect([...room.online.keys()]).toEqual(["u-ann"]);
+  });
+
+  it("ignores news about a user older than what it has: news from two server instances can cross", () => {
+    let room = applyPresence(emptyRoom("design"), [me], 3);
+    room = applyLeft(room, bob, 9); // bob's old tab closed…
+    room = applyJoined(room, bob, 8); // …after his new tab's arrival, whose news came second
+    expect(shown(room)).toEqual([ME]);
+    room = applyJoined(room, ann, 10);
+    expect(applyLeft(room, ann, 7)).toBe(room);
+    expect(applyJoined(room, bob, 2)).toBe(room); // older than the list
+    expect(shown(room)).toEqual(["u-ann", ME]);
+  });
+
+  it("keeps news that came before the list but is newer than it, and ignores an older list", () => {
+    let room = applyJoined(emptyRoom("design"), bob, 12); // the join's answer is still on its way
+    room = applyLeft(room, ann, 13);
+    room = applyPresence(room, [ann, me], 11);
+    expect(shown(room)).toEqual(["u-bob", ME]);
+    room = applyLeft(room, bob, 12);
+    expect(shown(room)).toEqual(["u-bob", ME]); // the same version again: stale
+    const newer = applyPresence(room, [me], 14);
+    expect(shown(newer)).toEqual([ME]);
+    expect(applyPresence(newer, [ann, bob, me], 12)).toBe(newer);
+  });
+
+  it("applies unversioned news (from a server that predates versions) as it comes", () => {
+    let room = applyPresence(emptyRoom("design"), [ann]);
+    room = applyJoined(room, bob);
+    room = applyLeft(room, ann);
+    expect(shown(room)).toEqual(["u-bob"]);
+    room = applyJoined(room, ann);
+    expect(applyJoined(room, ann)).toBe(room);
+    expect(shown(room)).toEqual(["u-ann", "u-bob"]);
   });
 
   it("lists the person first, then the others by name", () => {

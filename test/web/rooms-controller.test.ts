@@ -71,7 +71,7 @@ function setup(
   /** Answers a join as the server does: history, then presence. */
   const answerJoin = (room: string, messages: MessageFrame[], hasMore = false, users: ChatUser[] = [ann]) => {
     frame({ type: "history", room, messages, hasMore });
-    frame({ type: "presence", room, users });
+    frame({ type: "presence", room, users, version: 1 });
   };
   const ids = (room: string) => rooms.room(room)?.messages.map((message) => Number(message.id)) ?? [];
   const takeSent = () => sent.splice(0);
@@ -145,7 +145,7 @@ describe("joining", () => {
     rooms.joinByName("design");
     rooms.leave("design");
     frame({ type: "history", room: "design", messages: [], hasMore: false });
-    frame({ type: "presence", room: "design", users: [ann] }); // the late answer to the first join
+    frame({ type: "presence", room: "design", users: [ann], version: 1 }); // the late answer to the first join
     rooms.joinByName("design");
     expect(rooms.canSend("design")).toBe(false);
   });
@@ -779,14 +779,15 @@ describe("API Gateway's own errors", () => {
 });
 
 describe("presence", () => {
-  it("tracks who is online per room", () => {
+  it("tracks who is online per room, and news that crossed on the way does not undo newer news", () => {
     const { rooms, frame, answerJoin } = setup();
     const bob = { userId: "u-bob", name: "Bob" };
     answerJoin("lobby", [], false, [ann, { userId: ME }]);
-    frame({ type: "joined", room: "lobby", user: bob });
-    frame({ type: "joined", room: "lobby", user: bob });
+    frame({ type: "joined", room: "lobby", user: bob, version: 2 });
+    frame({ type: "joined", room: "lobby", user: bob, version: 2 });
     expect([...(rooms.room("lobby")?.online.keys() ?? [])]).toEqual(["u-ann", ME, "u-bob"]);
-    frame({ type: "left", room: "lobby", user: ann });
+    frame({ type: "left", room: "lobby", user: ann, version: 4 });
+    frame({ type: "joined", room: "lobby", user: ann, version: 3 }); // sent by another Lambda before the departure
     expect([...(rooms.room("lobby")?.online.keys() ?? [])]).toEqual([ME, "u-bob"]);
   });
 });

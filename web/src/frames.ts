@@ -36,8 +36,15 @@ export interface GatewayErrorFrame {
 }
 export type GatewayErrorReason = "throttled" | "failed" | "timed-out";
 
+/** A presence frame as the page takes it: a server that predates presence versions sends none. */
+type MaybeVersioned<T extends { version: number }> = Omit<T, "version"> & { version?: number };
+
 /** What reaches the page over the socket: the server's frames, and API Gateway's errors. */
-export type IncomingFrame = ServerFrame | GatewayErrorFrame;
+export type IncomingFrame =
+  | Exclude<ServerFrame, PresenceFrame | PresenceChangeFrame>
+  | MaybeVersioned<PresenceFrame>
+  | MaybeVersioned<PresenceChangeFrame>
+  | GatewayErrorFrame;
 
 /** API Gateway's error messages the page knows; any other untyped frame is dropped like an unknown type. */
 const GATEWAY_ERRORS = new Map<unknown, GatewayErrorReason>([
@@ -108,18 +115,25 @@ function asHistory(value: Record<string, unknown>): HistoryFrame | undefined {
   return { type: "history", room, messages, hasMore: value.hasMore };
 }
 
-function asPresence(value: Record<string, unknown>): PresenceFrame | undefined {
+function asPresence(value: Record<string, unknown>): MaybeVersioned<PresenceFrame> | undefined {
   const room = roomOf(value.room);
   if (room === undefined || !Array.isArray(value.users)) return undefined;
   const users = value.users.map(asUser).filter((user) => user !== undefined);
-  return { type: "presence", room, users };
+  return { type: "presence", room, users, ...versionOf(value) };
 }
 
-function asPresenceChange(type: "joined" | "left", value: Record<string, unknown>): PresenceChangeFrame | undefined {
+function asPresenceChange(
+  type: "joined" | "left",
+  value: Record<string, unknown>,
+): MaybeVersioned<PresenceChangeFrame> | undefined {
   const room = roomOf(value.room);
   const user = asUser(value.user);
-  return room !== undefined && user ? { type, room, user } : undefined;
+  return room !== undefined && user ? { type, room, user, ...versionOf(value) } : undefined;
 }
+
+/** A presence frame's version, left out when missing (an older server) or not a count. */
+const versionOf = ({ version }: Record<string, unknown>) =>
+  typeof version === "number" && Number.isSafeInteger(version) && version >= 0 ? { version } : {};
 
 function asError(value: Record<string, unknown>): ErrorFrame | undefined {
   const { code, message } = value;

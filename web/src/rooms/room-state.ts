@@ -36,6 +36,17 @@ export interface RoomState {
   readonly readUpTo: string | undefined;
   /** Who is online here, by user id. */
   readonly online: ReadonlyMap<string, ChatUser>;
+  /**
+   * The presence versions `online` rests on: the last `presence` list's, and each later `joined`/`left`'s, by user.
+   * Presence news sent by different server instances can cross on the way; news no newer than what the page has
+   * for the user is stale.
+   */
+  readonly presenceVersions: PresenceVersions;
+}
+
+export interface PresenceVersions {
+  readonly list: number;
+  readonly users: ReadonlyMap<string, number>;
 }
 
 /**
@@ -57,6 +68,7 @@ export function emptyRoom(name: string, readUpTo?: string): RoomState {
     unread: 0,
     readUpTo,
     online: new Map(),
+    presenceVersions: { list: 0, users: new Map() },
   };
 }
 
@@ -236,22 +248,47 @@ export function applyHistory(
   return { room: next, added: merged.added, continueAfter };
 }
 
-export function applyPresence(room: RoomState, users: readonly ChatUser[]): RoomState {
-  return { ...room, online: new Map(users.map((user) => [user.userId, user])) };
+/**
+ * A `presence` list (a join's answer). News that came before it yet is newer than it stands; an older list than the
+ * one shown changes nothing. `version` is missing from a server that predates it: its frames apply as they come.
+ */
+export function applyPresence(room: RoomState, users: readonly ChatUser[], version?: number): RoomState {
+  const { list, users: byUser } = room.presenceVersions;
+  if (version !== undefined && version < list) return room;
+  const online = new Map(users.map((user) => [user.userId, user]));
+  const newer = new Map<string, number>();
+  for (const [userId, seen] of byUser) {
+    if (version === undefined || seen <= version) continue;
+    newer.set(userId, seen);
+    const user = room.online.get(userId);
+    if (user) online.set(userId, user);
+    else online.delete(userId);
+  }
+  return { ...room, online, presenceVersions: { list: version ?? list, users: newer } };
 }
 
 /** A `joined`: idempotent, and a newer name replaces an older one. */
-export function applyJoined(room: RoomState, user: ChatUser): RoomState {
-  const current = room.online.get(user.userId);
-  if (current && current.name === user.name) return room;
-  return { ...room, online: new Map(room.online).set(user.userId, user) };
+export function applyJoined(room: RoomState, user: ChatUser, version?: number): RoomState {
+  return applyPresenceChange(room, user, version, true);
 }
 
-export function applyLeft(room: RoomState, user: ChatUser): RoomState {
-  if (!room.online.has(user.userId)) return room;
-  const online = new Map(room.online);
-  online.delete(user.userId);
-  return { ...room, online };
+export function applyLeft(room: RoomState, user: ChatUser, version?: number): RoomState {
+  return applyPresenceChange(room, user, version, false);
+}
+
+function applyPresenceChange(room: RoomState, user: ChatUser, version: number | undefined, online: boolean) {
+  const { list, users } = room.presenceVersions;
+  const { userId } = user;
+  if (version !== undefined && version <= Math.max(list, users.get(userId) ?? 0)) return room; // stale news
+  const presenceVersions =
+    version === undefined ? room.presenceVersions : { list, users: new Map(users).set(userId, version) };
+  const current = room.online.get(userId);
+  const unchanged = online ? current !== undefined && current.name === user.name : current === undefined;
+  if (unchanged) return presenceVersions === room.presenceVersions ? room : { ...room, presenceVersions };
+  const next = new Map(room.online);
+  if (online) next.set(userId, user);
+  else next.delete(userId);
+  return { ...room, online: next, presenceVersions };
 }
 
 /** Everything held is read: no unread count, and `readUpTo` at the newest message (never moved back). */

@@ -324,13 +324,13 @@ export class RoomsController {
         // Presence ends the answer to a join: the connection is in the room.
         this.queue.settle(frame.room, "presence");
         if (this.enterRoom(frame.room)) this.emit({ type: "rooms" });
-        this.updatePresence(frame.room, (room) => applyPresence(room, frame.users));
+        this.updatePresence(frame.room, (room) => applyPresence(room, frame.users, frame.version));
         break;
       case "joined":
-        this.updatePresence(frame.room, (room) => applyJoined(room, frame.user));
+        this.updatePresence(frame.room, (room) => applyJoined(room, frame.user, frame.version));
         break;
       case "left":
-        this.updatePresence(frame.room, (room) => applyLeft(room, frame.user));
+        this.updatePresence(frame.room, (room) => applyLeft(room, frame.user, frame.version));
         break;
       case "error":
         this.onError(frame);
