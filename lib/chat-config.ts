@@ -14,10 +14,16 @@ export const ContextKey = {
   /**
    * Mode (a), optional: name of an SSM SecureString parameter, created by you in the stack's account and Region
    * (`aws ssm put-parameter --type SecureString --name /chat/supertokens-api-key --value ...`), holding the core's
-   * API key. The function reads it at cold start; the template holds only the name. Unset, the core is called
-   * without a key, which the demo core and cores without API keys accept.
+   * API key. The function reads it at cold start; the template holds only the name. Required unless
+   * `allowCoreWithoutApiKey`.
    */
   SupertokensApiKeyParameter: "supertokensApiKeyParameter",
+  /**
+   * Mode (a): `true` to run against a core that takes no API key, such as the public demo core. Anyone who can reach
+   * such a core can have it sign a session for any user, which this chat would accept: for a try, never for real
+   * users. Synth warns when it is set.
+   */
+  AllowCoreWithoutApiKey: "allowCoreWithoutApiKey",
   /**
    * Mode (b): an existing SuperTokens backend's JWKS URL, `<apiDomain><apiBasePath>/jwt/jwks.json`. No auth backend
    * is deployed; the page signs in at that backend cross-origin, so its CORS settings must allow the site's origin
@@ -50,7 +56,10 @@ export const ContextKey = {
   ApiGatewayCloudWatchRole: "apiGatewayCloudWatchRole",
 } as const;
 
-const DEPLOY_EXAMPLE = "cdk deploy -c supertokensConnectionUri=https://try.supertokens.com";
+const DEPLOY_EXAMPLE =
+  "cdk deploy -c supertokensConnectionUri=https://core.example.com -c supertokensApiKeyParameter=/chat/supertokens-api-key";
+const DEMO_EXAMPLE =
+  "cdk deploy -c supertokensConnectionUri=https://try.supertokens.com -c allowCoreWithoutApiKey=true";
 const EXTERNAL_EXAMPLE =
   "cdk deploy -c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
 /** The two ways of signing in, for every message about a missing or conflicting auth setting. */
@@ -149,20 +158,38 @@ function resolveAuth(get: ContextGetter, warnings: string[]): AuthConfig {
       fail(
         ContextKey.SupertokensApiKeyParameter,
         `must be the name of an SSM parameter (letters, digits, _.-/), got ${JSON.stringify(apiKeyParameter)}`,
-        `${DEPLOY_EXAMPLE} -c supertokensApiKeyParameter=/chat/supertokens-api-key`,
+        DEPLOY_EXAMPLE,
       );
     }
-    return { kind: "supertokens", connectionUri, ...(apiKeyParameter ? { apiKeyParameter } : {}) };
+    if (apiKeyParameter === undefined) {
+      // The core signs whatever session it is asked for, and the verifier trusts its keys: without a key, anyone
+      // who can reach the core can sign in here as anyone.
+      if (!optionalBoolean(get, ContextKey.AllowCoreWithoutApiKey)) {
+        fail(
+          ContextKey.SupertokensApiKeyParameter,
+          "is not set: a SuperTokens core that takes no API key lets anyone who can reach it create a session for " +
+            "any user, which this chat would accept. Store the core's API key in SSM and name the parameter, or, " +
+            "for a try on the public demo core, set allowCoreWithoutApiKey=true",
+          `${DEPLOY_EXAMPLE}, or ${DEMO_EXAMPLE}`,
+        );
+      }
+      warnings.push(
+        `${ContextKey.AllowCoreWithoutApiKey}: the SuperTokens core takes no API key, so anyone who can reach it can ` +
+          "sign in to this chat as anyone. For a try only.",
+      );
+      return { kind: "supertokens", connectionUri };
+    }
+    return { kind: "supertokens", connectionUri, apiKeyParameter };
   }
   if (apiKeyParameter !== undefined) {
     fail(
       ContextKey.SupertokensApiKeyParameter,
       "needs supertokensConnectionUri: it is the API key of that SuperTokens core",
-      `${DEPLOY_EXAMPLE} -c supertokensApiKeyParameter=/chat/supertokens-api-key`,
+      DEPLOY_EXAMPLE,
     );
   }
   if (external.length === 0) {
-    fail(ContextKey.SupertokensConnectionUri, `or jwksUri and issuer must be set: ${AUTH_MODES}`, DEPLOY_EXAMPLE);
+    fail(ContextKey.SupertokensConnectionUri, `or jwksUri and issuer must be set: ${AUTH_MODES}`, DEMO_EXAMPLE);
   }
 
   const jwksUri = httpsUrl(ContextKey.JwksUri, optionalString(get, ContextKey.JwksUri), EXTERNAL_EXAMPLE);

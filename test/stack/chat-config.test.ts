@@ -3,10 +3,20 @@ import { ConfigurationError } from "../../core/errors.js";
 import type { FanoutBatch } from "../../core/fanout-queue.js";
 import { Limits, type MessageFrame } from "../../core/protocol.js";
 import { MAX_FANOUT_BATCH_SIZE, resolveChatConfig } from "../../lib/chat-config.js";
-import { API_KEY_PARAMETER, CONNECTION_URI, ISSUER, JWKS_URI, SUPERTOKENS_CONTEXT, VALID_CONTEXT } from "./contexts.js";
+import {
+  API_KEY_PARAMETER,
+  CONNECTION_URI,
+  DEMO_CORE_CONTEXT,
+  ISSUER,
+  JWKS_URI,
+  SUPERTOKENS_CONTEXT,
+  VALID_CONTEXT,
+} from "./contexts.js";
 
 const EXTERNAL_EXAMPLE = "-c jwksUri=https://api.example.com/auth/jwt/jwks.json -c issuer=https://api.example.com/auth";
-const DEPLOY_EXAMPLE = "-c supertokensConnectionUri=https://try.supertokens.com";
+const DEPLOY_EXAMPLE =
+  "-c supertokensConnectionUri=https://core.example.com -c supertokensApiKeyParameter=/chat/supertokens-api-key";
+const DEMO_EXAMPLE = "-c supertokensConnectionUri=https://try.supertokens.com -c allowCoreWithoutApiKey=true";
 
 const resolve = (context: Record<string, unknown>) => resolveChatConfig((key) => context[key]);
 
@@ -27,15 +37,36 @@ function configError(context: Record<string, unknown>, setting: string, example 
 }
 
 describe("resolveChatConfig: where tokens come from", () => {
-  it("deploys the SuperTokens backend for a core URL, with the API key's parameter name when given", () => {
-    expect(resolve(SUPERTOKENS_CONTEXT).auth).toEqual({ kind: "supertokens", connectionUri: CONNECTION_URI });
-    expect(resolve({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER }).auth).toEqual({
-      kind: "supertokens",
-      connectionUri: CONNECTION_URI,
-      apiKeyParameter: API_KEY_PARAMETER,
+  it("deploys the SuperTokens backend for a core URL, with the name of the core's API key parameter", () => {
+    expect(resolve(SUPERTOKENS_CONTEXT)).toMatchObject({
+      auth: { kind: "supertokens", connectionUri: CONNECTION_URI, apiKeyParameter: API_KEY_PARAMETER },
+      warnings: [],
     });
     const several = "https://core-1.example.com;https://core-2.example.com";
-    expect(resolve({ supertokensConnectionUri: several }).auth).toMatchObject({ connectionUri: several });
+    expect(resolve({ ...SUPERTOKENS_CONTEXT, supertokensConnectionUri: several }).auth).toMatchObject({
+      connectionUri: several,
+    });
+  });
+
+  it("refuses a core without an API key, where anyone could sign in as anyone, unless told it is a try", () => {
+    const { message } = configError(
+      { supertokensConnectionUri: CONNECTION_URI },
+      "supertokensApiKeyParameter",
+      DEPLOY_EXAMPLE,
+    );
+    expect(message).toContain("lets anyone who can reach it create a session for any user");
+    expect(message).toContain(`, or cdk deploy ${DEMO_EXAMPLE})`);
+    const demo = resolve(DEMO_CORE_CONTEXT);
+    expect(demo.auth).toEqual({ kind: "supertokens", connectionUri: CONNECTION_URI });
+    expect(demo.warnings).toEqual([
+      expect.stringContaining("anyone who can reach it can sign in to this chat as anyone"),
+    ]);
+    configError({ ...DEMO_CORE_CONTEXT, allowCoreWithoutApiKey: "yes" }, "allowCoreWithoutApiKey");
+    configError(
+      { ...DEMO_CORE_CONTEXT, allowCoreWithoutApiKey: "false" },
+      "supertokensApiKeyParameter",
+      DEPLOY_EXAMPLE,
+    );
   });
 
   it("accepts an existing SuperTokens backend's JWKS URL and issuer, with every other setting at its default", () => {
@@ -56,7 +87,7 @@ describe("resolveChatConfig: where tokens come from", () => {
 
   it("explains both modes when neither is set", () => {
     for (const context of [{}, { supertokensConnectionUri: " " }]) {
-      const { message } = configError(context, "supertokensConnectionUri", DEPLOY_EXAMPLE);
+      const { message } = configError(context, "supertokensConnectionUri", DEMO_EXAMPLE);
       expect(message).toMatch(/^supertokensConnectionUri or jwksUri and issuer must be set/);
       expect(message).toContain("deploys the SuperTokens backend");
       expect(message).toContain("-c jwksUri=<...>/auth/jwt/jwks.json -c issuer=<...>/auth uses your existing");

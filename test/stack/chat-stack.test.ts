@@ -18,6 +18,7 @@ import {
   actionsOf,
   CONNECTION_URI,
   chatStack,
+  DEMO_CORE_CONTEXT,
   envOf,
   findCycle,
   ISSUER,
@@ -83,7 +84,7 @@ let external: ChatStack;
 let externalTemplate: Template;
 let externalIds: Omit<Ids, "auth">;
 beforeAll(() => {
-  full = chatStack({ ...SUPERTOKENS_CONTEXT, supertokensApiKeyParameter: API_KEY_PARAMETER });
+  full = chatStack(SUPERTOKENS_CONTEXT);
   template = Template.fromStack(full);
   ids = handlerIds(full);
   external = chatStack(
@@ -778,15 +779,17 @@ describe("ChatStack: settings", () => {
 
   it("fails with the setting's name and an example when the context is missing or malformed", () => {
     expect(() => chatStack({})).toThrow(
-      /^supertokensConnectionUri or jwksUri and issuer must be set: .*\(for example: cdk deploy -c supertokensConnectionUri=https:\/\/try\.supertokens\.com\)$/,
+      /^supertokensConnectionUri or jwksUri and issuer must be set: .*\(for example: cdk deploy -c supertokensConnectionUri=https:\/\/try\.supertokens\.com -c allowCoreWithoutApiKey=true\)$/,
     );
     expect(() => chatStack({ ...VALID_CONTEXT, issuer: "http://api.example.com/auth" })).toThrow(/^issuer must be/);
     expect(() => chatStack({ ...VALID_CONTEXT, stageName: "prod/v1" })).toThrow(/^stageName must be/);
   });
 
-  it("shows a config warning at synth", () => {
+  it("shows config warnings at synth: an odd JWKS URL, a core without an API key", () => {
     const odd = chatStack({ ...VALID_CONTEXT, jwksUri: "https://keys.example.com/jwks.json" });
     Annotations.fromStack(odd).hasWarning("/Chat", Match.stringLikeRegexp("jwksUri is not .*/jwt/jwks.json"));
+    const demo = chatStack(DEMO_CORE_CONTEXT);
+    Annotations.fromStack(demo).hasWarning("/Chat", Match.stringLikeRegexp("sign in to this chat as anyone"));
   });
 });
 

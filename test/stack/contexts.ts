@@ -8,5 +8,10 @@ export const ISSUER = "https://api.example.com/auth";
 export const VALID_CONTEXT = { jwksUri: JWKS_URI, issuer: ISSUER };
 export const CONNECTION_URI = "https://try.supertokens.com";
 export const API_KEY_PARAMETER = "/chat/supertokens-api-key";
-/** Mode (a): the stack runs the SuperTokens backend. */
-export const SUPERTOKENS_CONTEXT = { supertokensConnectionUri: CONNECTION_URI };
+/** Mode (a): the stack runs the SuperTokens backend, with the core's API key. */
+export const SUPERTOKENS_CONTEXT = {
+  supertokensConnectionUri: CONNECTION_URI,
+  supertokensApiKeyParameter: API_KEY_PARAMETER,
+};
+/** Mode (a) on the public demo core, which takes no API key. */
+export const DEMO_CORE_CONTEXT = { supertokensConnectionUri: CONNECTION_URI, allowCoreWithoutApiKey: "true" };
