@@ -1,3 +1,4 @@
+import type { APIInterface as EmailPasswordApis } from "supertokens-node/recipe/emailpassword";
 import type { RecipeInterface as SessionFunctions } from "supertokens-node/recipe/session";
 import type { TypeInput, User } from "supertokens-node/types";
 import { AUTH_BASE_PATH } from "./site-config.js";
@@ -61,13 +62,27 @@ export async function superTokensConfig(options: SuperTokensBackendOptions): Pro
       ...(options.apiGatewayPath ? { apiGatewayPath: options.apiGatewayPath } : {}),
     },
     recipeList: [
-      EmailPassword.init(),
+      EmailPassword.init({ override: { apis: withoutUnofferedApis } }),
       Session.init({
         // The page reads the access token to open the WebSocket (the token goes in the URL or a subprotocol).
         exposeAccessTokenToFrontendInCookieBasedAuth: true,
         override: { functions: (original) => withEmailClaim(original, getUser) },
       }),
     ],
+  };
+}
+
+/**
+ * EmailPassword's APIs less the ones the page does not offer. A password reset would mail a link to a page that does
+ * not exist, to any registered address anyone names; the "does this email have an account" check only helps
+ * someone collect the addresses of this chat's users. Sign-up still says when an address is taken.
+ */
+function withoutUnofferedApis(original: EmailPasswordApis): EmailPasswordApis {
+  return {
+    ...original,
+    generatePasswordResetTokenPOST: undefined,
+    passwordResetPOST: undefined,
+    emailExistsGET: undefined,
   };
 }
 

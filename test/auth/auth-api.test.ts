@@ -120,4 +120,27 @@ describe("auth API handler: real supertokens-node against a stand-in core", () =
     const unknown = await handler(httpEvent("GET", "/auth/nothing-here"), context);
     expect(unknown.statusCode).toBe(404);
   });
+
+  it("serves no password reset and no 'does this email have an account' check, which the page does not offer", async () => {
+    const email = [{ id: "email", value: "ada@example.com" }];
+    const exists = (path: string) => ({
+      ...httpEvent("GET", path),
+      rawQueryString: "email=ada%40example.com",
+      queryStringParameters: { email: "ada@example.com" },
+    });
+    const before = core.requests.length;
+    for (const event of [
+      httpEvent("POST", "/auth/user/password/reset/token", { formFields: email }),
+      httpEvent("POST", "/auth/user/password/reset", {
+        method: "token",
+        token: "t",
+        formFields: [{ id: "password", value: "new-password-1" }],
+      }),
+      exists("/auth/emailpassword/email/exists"),
+      exists("/auth/signup/email/exists"),
+    ]) {
+      expect((await handler(event, context)).statusCode, event.rawPath).toBe(404);
+    }
+    expect(core.requests.slice(before)).toEqual([]); // no mail sent, nobody looked up
+  });
 });
