@@ -27,8 +27,19 @@ export class SqsFanoutQueue implements FanoutQueue {
   ) {}
 
   async enqueue(batch: FanoutBatch): Promise<void> {
-    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(batch) }));
+    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: toMessageBody(batch) }));
   }
+}
+
+/** Characters SQS refuses in a message: all but tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD and U+10000–U+10FFFF. */
+export const SQS_REFUSED_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/**
+ * A batch as an SQS message body: JSON, with U+FFFE and U+FFFF escaped. JSON escapes the other characters SQS refuses
+ * (controls, lone surrogates) but not these two, which a chat message may hold: SQS would refuse the batch.
+ */
+export function toMessageBody(batch: FanoutBatch): string {
+  return JSON.stringify(batch).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /** Regroups pages of any size into batches of `size`, holding at most one batch. */

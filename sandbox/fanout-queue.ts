@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Clock } from "../core/clock.js";
-import type { FanoutBatch, FanoutQueue } from "../core/fanout-queue.js";
+import { type FanoutBatch, type FanoutQueue, SQS_REFUSED_CHARACTER, toMessageBody } from "../core/fanout-queue.js";
 import type { InFlight } from "./in-flight.js";
 import type { Outcome } from "./invoker.js";
 
@@ -68,10 +68,14 @@ export class LocalFanoutQueue implements FanoutQueue {
         done = resolve;
       }),
     );
-    // The body goes through JSON, as it does through SQS: whatever would not survive the trip does not here either.
+    // The body is made and checked as SQS takes it: whatever would not survive the trip does not here either.
+    const body = toMessageBody(batch);
+    if (SQS_REFUSED_CHARACTER.test(body)) {
+      throw Object.assign(new Error("Invalid characters found in the message body"), { name: "InvalidMessageContents" });
+    }
     this.waiting.push({
       messageId: randomUUID(),
-      body: JSON.stringify(batch),
+      body,
       sentAt: this.options.clock(),
       receives: 0,
       done,

@@ -66,6 +66,18 @@ describe("fan-out workers through the sandbox", () => {
     expect(sandbox.logLines.filter((line) => /fan-out +batch \S+: delivered [12]$/.test(line))).toHaveLength(3);
   });
 
+  it("queues a message holding characters SQS refuses unescaped (U+FFFE, U+FFFF), and delivers its exact text", async () => {
+    const [sender] = clients as [ChatClient];
+    const text = "odd \uFFFF and \uFFFE, fine \u{1F600}";
+    const runsBefore = workerRuns(invocations).length;
+    sender.send({ action: "sendmessage", text });
+    await Promise.all(clients.map((client) => client.waitFor(isMessage(text))));
+    await flushDeliveries(sandbox, clients);
+    for (const client of clients) expect(client.framesWhere(isMessage(text))).toHaveLength(1);
+    // Through the workers, not the inline fallback for a batch the queue refused.
+    expect(workerRuns(invocations).length - runsBefore).toBe(3);
+  });
+
   it("hands the worker SQS-shaped events", () => {
     const [record] = workerRuns(invocations)[0]?.event.Records ?? [];
     expect(record).toMatchObject({
