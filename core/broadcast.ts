@@ -1,4 +1,4 @@
-import { type ConnectionsApi, isGone, isThrottled } from "./connections-api.js";
+import { type ConnectionsApi, isGone, isThrottled, isTransient } from "./connections-api.js";
 import type { Logger } from "./logger.js";
 
 export interface RetryPolicy {
@@ -41,6 +41,11 @@ export interface BroadcastTarget {
    */
   expiredAt?: number;
   onExpired?: (recipient: Recipient) => Promise<void>;
+  /**
+   * Called for each recipient whose send failed in a way that may pass (`isTransient`), throttles after their
+   * retries here: the caller may send to it again later. Such sends are counted as failed here all the same.
+   */
+  onTransientFailure?: (recipient: Recipient) => void;
 }
 
 export interface BroadcastResult {
@@ -124,6 +129,7 @@ export class Broadcaster {
         }
         result.failed++;
         this.logger.warn("send failed", { connectionId, attempt, error: err });
+        if (isTransient(err)) target.onTransientFailure?.(recipient);
         return;
       }
     }

@@ -1,5 +1,5 @@
 import { type ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import type { PostToConnection } from "./post-to-connection.js";
+import { NoAnswer, type PostToConnection } from "./post-to-connection.js";
 import type { ServerFrame } from "./protocol.js";
 
 /** Sends to open sockets: the `@connections` management API, or anything that behaves like it. */
@@ -33,6 +33,21 @@ export class ManagementApiConnections implements ConnectionsApi {
 export const isGone = (err: unknown): boolean => (err as Error | undefined)?.name === "GoneException";
 /** 429: throttled, or the client's buffer is full; worth another try later. */
 export const isThrottled = (err: unknown): boolean => (err as Error | undefined)?.name === "LimitExceededException";
+
+/**
+ * A failure that may pass, so the frame is worth sending again later: throttled, a server error, or no answer. After
+ * no answer the frame may have arrived; a client sees it twice, and ids let it tell.
+ */
+export const isTransient = (err: unknown): boolean => {
+  const { name, statusCode, $fault } = (err ?? {}) as { name?: string; statusCode?: number; $fault?: string };
+  return (
+    isThrottled(err) ||
+    name === NoAnswer.Timeout ||
+    name === NoAnswer.Network ||
+    (statusCode !== undefined && statusCode >= 500) ||
+    $fault === "server"
+  );
+};
 
 /** Sends one frame to one connection. */
 export const sendFrame = (api: ConnectionsApi, connectionId: string, frame: ServerFrame): Promise<void> =>

@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Recipient } from "./broadcast.js";
+import type { Logger } from "./logger.js";
 
 /** A slice of a large broadcast, handed to a fan-out worker. */
 export interface FanoutBatch {
@@ -12,11 +13,48 @@ export interface FanoutBatch {
   room?: string;
   /** Gone connections are forgotten without announcing their departure (the frame is itself such an announcement). */
   silentCleanup?: true;
+  /** Sends to these recipients that failed for a moment and are being made again: the how-manieth resend. */
+  resend?: number;
 }
 
 /** Where the message handler hands batches it will not send itself. */
 export interface FanoutQueue {
-  enqueue(batch: FanoutBatch): Promise<void>;
+  /** Queues a batch, for a worker to receive at once or after `delaySeconds`. */
+  enqueue(batch: FanoutBatch, delaySeconds?: number): Promise<void>;
+}
+
+/**
+ * How long a send that failed for a moment (throttled past its retries, a server error, no answer) waits before each
+ * resend; after the last, it counts as failed for good. Long enough for a throttle or a full client buffer to pass;
+ * the client orders late frames by id or version.
+ */
+export const RESEND_DELAYS_SECONDS: readonly number[] = [1, 5, 20];
+
+/**
+ * Queues the recipients of `batch` whose sends failed for a moment, to be sent the frame again after the next wait of
+ * `RESEND_DELAYS_SECONDS`. Resolves to how many it queued: none once those waits are used up, or when the queue
+ * refuses them (both logged).
+ */
+export async function resendLater(
+  queue: FanoutQueue,
+  batch: FanoutBatch,
+  failed: Recipient[],
+  logger: Logger,
+): Promise<number> {
+  if (failed.length === 0) return 0;
+  const resend = (batch.resend ?? 0) + 1;
+  const delaySeconds = RESEND_DELAYS_SECONDS[resend - 1];
+  if (delaySeconds === undefined) {
+    logger.warn("giving up on sends that kept failing", { recipients: failed.length, resends: resend - 1 });
+    return 0;
+  }
+  try {
+    await queue.enqueue({ ...batch, recipients: failed, resend }, delaySeconds);
+    return failed.length;
+  } catch (err) {
+    logger.warn("fan-out queue refused a resend", { recipients: failed.length, error: err });
+    return 0;
+  }
 }
 
 /** The stack's SQS queue; a worker Lambda consumes it. */
@@ -26,8 +64,14 @@ export class SqsFanoutQueue implements FanoutQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async enqueue(batch: FanoutBatch): Promise<void> {
-    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: toMessageBody(batch) }));
+  async enqueue(batch: FanoutBatch, delaySeconds?: number): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: toMessageBody(batch),
+        DelaySeconds: delaySeconds,
+      }),
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import { type Broadcaster, type BroadcastResult, onePage, type Recipient, settleAll } from "./broadcast.js";
-import { type FanoutQueue, inBatches, splitFirst } from "./fanout-queue.js";
+import { type FanoutBatch, type FanoutQueue, inBatches, resendLater, splitFirst } from "./fanout-queue.js";
 import type { Logger } from "./logger.js";
 
 export interface FanoutOptions {
@@ -25,6 +25,8 @@ export interface FanoutResult extends BroadcastResult {
   /** Recipients handed to fan-out workers (their outcome is the workers' to report). */
   queued: number;
   batchesQueued: number;
+  /** Of the failed sends, those queued to be made again later (see `resendLater`). */
+  resent: number;
 }
 
 export const DEFAULT_FANOUT_BATCH_SIZE = 1000;
@@ -57,14 +59,23 @@ export class Fanout {
       retries: 0,
       queued: 0,
       batchesQueued: 0,
+      resent: 0,
     };
+    const failed: Recipient[] = [];
     const sendHere = async (recipients: AsyncIterable<readonly Recipient[]>) =>
-      add(result, await this.broadcaster.send({ ...target, recipients }));
+      add(result, await this.broadcaster.send({ ...target, recipients, onTransientFailure: (r) => failed.push(r) }));
     if (!this.queue) {
       await sendHere(target.recipients);
       return result;
     }
     const queue = this.queue;
+    const batchOf = (recipients: Recipient[]): FanoutBatch => ({
+      data: target.data,
+      recipients,
+      expiredAt: target.expiredAt,
+      ...(target.room ? { room: target.room } : {}),
+      ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
+    });
     // The first batch is sent page by page as it is read; the batches after it go to the queue meanwhile.
     const { first, rest } = splitFirst(target.recipients, this.batchSize);
     const enqueueRest = async () => {
@@ -73,13 +84,7 @@ export class Fanout {
       try {
         for await (const recipients of inBatches(rest, this.batchSize)) {
           const enqueued = queue
-            .enqueue({
-              data: target.data,
-              recipients,
-              expiredAt: target.expiredAt,
-              ...(target.room ? { room: target.room } : {}),
-              ...(target.silentCleanup ? { silentCleanup: true as const } : {}),
-            })
+            .enqueue(batchOf(recipients))
             .then(
               () => {
                 result.queued += recipients.length;
@@ -101,6 +106,8 @@ export class Fanout {
       }
     };
     await settleAll([sendHere(first), enqueueRest()]);
+    // Recipients are held here only when a send failed, at most a batch of them.
+    result.resent = await resendLater(queue, batchOf(failed), failed, this.logger);
     return result;
   }
 }

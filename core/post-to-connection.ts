@@ -44,6 +44,9 @@ export class ManagementApiError extends ChatError {
  */
 const SIGNED_HEADERS = { "content-type": "application/octet-stream" };
 
+/** `ManagementApiError` names for a post that got no answer: it may or may not have reached the socket. */
+export const NoAnswer = { Timeout: "TimeoutError", Network: "NetworkError" } as const;
+
 /** API Gateway's error types by status, for answers that do not name theirs. */
 const ERROR_TYPES: Record<number, string> = {
   400: "BadRequestException",
@@ -119,7 +122,7 @@ export class PostToConnection {
     try {
       response = await this.pool.request(head, data);
     } catch (err) {
-      throw unanswered(connectionId, err instanceof RequestTimeoutError ? "TimeoutError" : "NetworkError", err);
+      throw unanswered(connectionId, err instanceof RequestTimeoutError ? NoAnswer.Timeout : NoAnswer.Network, err);
     }
     if (response.status < 200 || response.status >= 300) throw errorFromAnswer(connectionId, response);
   }

@@ -48,19 +48,22 @@ const QUEUE_NAME = "sandbox-fanout";
 /**
  * The stack's fan-out queue and its Lambda event source, in the process: batches are handed to the worker handler
  * with SQS-shaped events, one record per invocation (the event source's default batch size), at most `workers` at
- * once. As on AWS, `enqueue` returns once the batch is queued, not sent; records a worker reports as failed (or all
+ * once. As on AWS, `enqueue` returns once the batch is queued, not sent, and a batch sent with a delay is received
+ * after it; records a worker reports as failed (or all
  * of them, when it throws or times out) are received again until `maxReceives`, then dropped as SQS would move them
  * to the dead-letter queue. Unlike SQS, a failed record is retried at once rather than after the visibility timeout,
  * and each is delivered exactly once otherwise.
  */
 export class LocalFanoutQueue implements FanoutQueue {
   private readonly waiting: QueuedMessage[] = [];
+  /** Messages sent with a delay, until it is over. */
+  private readonly delayed = new Map<QueuedMessage, NodeJS.Timeout>();
   private running = 0;
   private closed = false;
 
   constructor(private readonly options: LocalFanoutQueueOptions) {}
 
-  async enqueue(batch: FanoutBatch): Promise<void> {
+  async enqueue(batch: FanoutBatch, delaySeconds = 0): Promise<void> {
     if (this.closed) throw new Error("the sandbox is closing: the fan-out queue takes no more batches");
     let done = () => {};
     void this.options.inFlight.track(
@@ -71,27 +74,41 @@ export class LocalFanoutQueue implements FanoutQueue {
     // The body is made and checked as SQS takes it: whatever would not survive the trip does not here either.
     const body = toMessageBody(batch);
     if (SQS_REFUSED_CHARACTER.test(body)) {
-      throw Object.assign(new Error("Invalid characters found in the message body"), { name: "InvalidMessageContents" });
+      throw Object.assign(new Error("Invalid characters found in the message body"), {
+        name: "InvalidMessageContents",
+      });
     }
-    this.waiting.push({
-      messageId: randomUUID(),
-      body,
-      sentAt: this.options.clock(),
-      receives: 0,
-      done,
-    });
+    const message: QueuedMessage = { messageId: randomUUID(), body, sentAt: this.options.clock(), receives: 0, done };
+    if (delaySeconds <= 0) return this.arrive(message);
+    // Real time, as SQS's DelaySeconds: the sandbox's clock may be held still by tests.
+    this.delayed.set(
+      message,
+      setTimeout(() => {
+        this.delayed.delete(message);
+        this.arrive(message);
+      }, delaySeconds * 1000),
+    );
+  }
+
+  private arrive(message: QueuedMessage): void {
+    this.waiting.push(message);
     this.pump();
   }
 
   /** Batches queued and not yet received. */
   get depth(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.delayed.size;
   }
 
-  /** Takes no more batches and forgets those not yet received (workers already running finish). */
+  /** Takes no more batches and forgets those not yet received or still delayed (workers already running finish). */
   close(): void {
     this.closed = true;
     for (const message of this.waiting.splice(0)) message.done();
+    for (const [message, timer] of this.delayed) {
+      clearTimeout(timer);
+      message.done();
+    }
+    this.delayed.clear();
   }
 
   private pump(): void {

@@ -17,7 +17,16 @@ export interface SandboxLogOptions {
 /** Fields of a handler line that may be shown. Anything else (and so anything a future field might leak) is not. */
 const SHOWN_FIELDS = ["connectionId", "userId", "room", "routeKey", "reason", "code", "attempt", "error"] as const;
 /** Counts of a broadcast, in the order shown; zeros are left out but for `delivered`. */
-const BROADCAST_COUNTS = ["delivered", "gone", "expired", "failed", "retries", "queued", "batchesQueued"] as const;
+const BROADCAST_COUNTS = [
+  "delivered",
+  "gone",
+  "expired",
+  "failed",
+  "retries",
+  "resent",
+  "queued",
+  "batchesQueued",
+] as const;
 /** Handler lines the gateway's own lines already say, shown only at `debug`. */
 const REPEATED = new Set(["connect authorized", "connected", "disconnected"]);
 /** A JWT, in case one ever reaches a line: three base64url parts starting with `{"`. */

@@ -21,6 +21,12 @@ export const rateLimitFromEnv = (env: Env): RateLimit => ({
 export const managementFromEnv = (env: Env) =>
   createManagementConnections({ endpoint: requireEnv(env, EnvVar.CallbackUrl) });
 
+/** The fan-out queue: `queue` if given, else the SQS queue at `FANOUT_QUEUE_URL`, else none. */
+export const fanoutQueueFromEnv = (env: Env, queue?: FanoutQueue): FanoutQueue | undefined => {
+  const queueUrl = env[EnvVar.FanoutQueueUrl];
+  return queue ?? (queueUrl ? new SqsFanoutQueue(new SQSClient({}), queueUrl) : undefined);
+};
+
 /**
  * The chat service wired from the environment; `verifier` only where `refresh` is served. `api` is the handler's own
  * `managementFromEnv(env)`, shared so that a Lambda holds one management client and one socket pool.
@@ -35,7 +41,6 @@ export function chatServiceFromEnv(
     fanoutQueue?: FanoutQueue;
   },
 ): ChatService {
-  const queueUrl = env[EnvVar.FanoutQueueUrl];
   return new ChatService({
     ...storesFromEnv(env, options.clock),
     api: options.api,
@@ -44,7 +49,7 @@ export function chatServiceFromEnv(
     verifier: options.verifier,
     rateLimit: rateLimitFromEnv(env),
     historyDays: numberEnv(env, EnvVar.HistoryDays, Limits.defaultHistoryDays),
-    fanoutQueue: options.fanoutQueue ?? (queueUrl ? new SqsFanoutQueue(new SQSClient({}), queueUrl) : undefined),
+    fanoutQueue: fanoutQueueFromEnv(env, options.fanoutQueue),
     fanout: { batchSize: numberEnv(env, EnvVar.FanoutBatchSize, DEFAULT_FANOUT_BATCH_SIZE) },
   });
 }

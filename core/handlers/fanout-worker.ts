@@ -1,12 +1,12 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { Broadcaster, type BroadcastOptions, onePage } from "../broadcast.js";
+import { Broadcaster, type BroadcastOptions, onePage, type Recipient } from "../broadcast.js";
 import { type ChatService, forgetGoneIn } from "../chat-service.js";
 import { systemClock } from "../clock.js";
 import type { ConnectionsApi } from "../connections-api.js";
 import type { Env } from "../env.js";
-import type { FanoutBatch } from "../fanout-queue.js";
+import { type FanoutBatch, type FanoutQueue, resendLater } from "../fanout-queue.js";
 import { type Logger, loggerFromEnv } from "../logger.js";
-import { chatServiceFromEnv, managementFromEnv } from "./chat-from-env.js";
+import { chatServiceFromEnv, fanoutQueueFromEnv, managementFromEnv } from "./chat-from-env.js";
 import type { FromEnvOptions } from "./env-deps.js";
 
 export interface FanoutWorkerDeps {
@@ -15,14 +15,16 @@ export interface FanoutWorkerDeps {
   connections: ConnectionsApi;
   logger: Logger;
   broadcast?: BroadcastOptions;
+  /** Where sends that failed for a moment go to be made again later. @default none: they count as failed */
+  queue?: FanoutQueue;
 }
 
 /**
  * Sends the batches the message handler queued. A batch is retried (reported as failed to SQS) only when it could
- * not be worked on at all; per-connection failures are the broadcaster's to count, since a retry would send the
- * frame twice to everyone else in the batch.
+ * not be worked on at all, since that sends the frame again to everyone in it; sends that failed for a moment are
+ * queued again on their own (`resendLater`).
  */
-export function createFanoutWorkerHandler({ chat, connections, logger, broadcast }: FanoutWorkerDeps) {
+export function createFanoutWorkerHandler({ chat, connections, logger, broadcast, queue }: FanoutWorkerDeps) {
   const broadcaster = new Broadcaster(connections, logger, broadcast);
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
@@ -36,14 +38,17 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
         continue;
       }
       try {
+        const failed: Recipient[] = [];
         const result = await broadcaster.send({
           recipients: onePage(batch.recipients),
           data: batch.data,
           expiredAt: batch.expiredAt,
           onGone: forgetGoneIn(chat, batch.room, batch.silentCleanup),
           onExpired: ({ connectionId }) => connections.close(connectionId),
+          onTransientFailure: (recipient) => failed.push(recipient),
         });
-        logger.info("fan-out batch sent", { messageId: record.messageId, ...result });
+        const resent = queue ? await resendLater(queue, batch, failed, logger) : 0;
+        logger.info("fan-out batch sent", { messageId: record.messageId, ...result, resent });
       } catch (err) {
         logger.error("fan-out batch failed", { messageId: record.messageId, error: err });
         batchItemFailures.push({ itemIdentifier: record.messageId });
@@ -56,14 +61,16 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
 export function fanoutWorkerFromEnv(env: Env, options: FromEnvOptions = {}) {
   const logger = options.logger ?? loggerFromEnv(env);
   const connections = managementFromEnv(env);
+  const queue = fanoutQueueFromEnv(env, options.fanoutQueue);
   return createFanoutWorkerHandler({
     chat: chatServiceFromEnv(env, {
       api: connections,
       clock: options.clock ?? systemClock,
       logger,
-      fanoutQueue: options.fanoutQueue,
+      fanoutQueue: queue,
     }),
     connections,
     logger,
+    queue,
   });
 }

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { Broadcaster, type Recipient } from "../../core/broadcast.js";
 import type { ConnectionsApi } from "../../core/connections-api.js";
 import { Fanout } from "../../core/fanout.js";
-import { type FanoutBatch, type FanoutQueue, splitFirst } from "../../core/fanout-queue.js";
+import { type FanoutBatch, type FanoutQueue, RESEND_DELAYS_SECONDS, splitFirst } from "../../core/fanout-queue.js";
 import { createFanoutWorkerHandler } from "../../core/handlers/fanout-worker.js";
 import { Logger } from "../../core/logger.js";
 
@@ -142,6 +142,86 @@ describe("Fanout", () => {
     const result = await new Fanout(new Broadcaster(api, quiet), failing, quiet, { batchSize: 100 }).send(target(350));
     expect(new Set(delivered).size).toBe(350);
     expect(result).toMatchObject({ delivered: 350, queued: 0 });
+  });
+});
+
+/** A management API whose posts to some ids fail with the given error, and that records the others. */
+function failingConnections(failures: Record<string, Record<string, unknown>>) {
+  const delivered: string[] = [];
+  const api: ConnectionsApi = {
+    post: async (id) => {
+      const failure = failures[id];
+      if (failure) throw Object.assign(new Error(String(failure.name)), failure);
+      delivered.push(id);
+    },
+    close: async () => {},
+  };
+  return { api, delivered };
+}
+
+/** A queue that records what it is given, and with what delay. */
+function recordingQueue() {
+  const queued: { batch: FanoutBatch; delaySeconds?: number }[] = [];
+  const queue: FanoutQueue = { enqueue: async (batch, delaySeconds) => void queued.push({ batch, delaySeconds }) };
+  return { queue, queued };
+}
+
+const noWait = { sleep: async () => {} };
+
+describe("sends that fail for a moment", () => {
+  const failures = {
+    c1: { name: "InternalServerErrorException", statusCode: 500 },
+    c2: { name: "TimeoutError", statusCode: undefined }, // no answer: it may have arrived, ids tell the client
+    c3: { name: "LimitExceededException", statusCode: 429 }, // still throttled after the retries here
+    c4: { name: "ForbiddenException", statusCode: 403 }, // will not pass: not resent
+    c5: { name: "ServiceUnavailable", $fault: "server" }, // as the SDK reports a server fault
+  };
+
+  it("are queued on their own, to be made again after a wait; a send refused for good is not", async () => {
+    const { api, delivered } = failingConnections(failures);
+    const { queue, queued } = recordingQueue();
+    const result = await new Fanout(new Broadcaster(api, quiet, noWait), queue, quiet).send({
+      ...target(8),
+      room: "lobby",
+    });
+    expect(delivered.sort()).toEqual(["c0", "c6", "c7"]);
+    expect(result).toMatchObject({ delivered: 3, failed: 5, resent: 4 });
+    expect(queued).toHaveLength(1);
+    const [{ batch, delaySeconds }] = queued as [(typeof queued)[number]];
+    expect(delaySeconds).toBe(RESEND_DELAYS_SECONDS[0]);
+    expect(batch).toMatchObject({ data: '{"type":"message"}', expiredAt: 1e9, room: "lobby", resend: 1 });
+    expect(batch.recipients.map((r) => r.connectionId).sort()).toEqual(["c1", "c2", "c3", "c5"]);
+  });
+
+  it("are queued again by the worker, each time after a longer wait, until the waits are used up", async () => {
+    const { api } = failingConnections(failures);
+    const { queue, queued } = recordingQueue();
+    const warnings: unknown[] = [];
+    const logger = new Logger({ sink: (line) => void warnings.push(JSON.parse(line)) });
+    const handler = createFanoutWorkerHandler({
+      chat: { forgetGone: async () => {} },
+      connections: api,
+      logger,
+      queue,
+    });
+    const batch = (resend: number) =>
+      JSON.stringify({
+        data: "{}",
+        expiredAt: 0,
+        recipients: [{ connectionId: "c1" }, { connectionId: "c6" }],
+        resend,
+      });
+    const event = (resend: number): SQSEvent => ({
+      Records: [{ messageId: `m${resend}`, body: batch(resend) } as SQSEvent["Records"][number]],
+    });
+    for (let resend = 1; resend <= RESEND_DELAYS_SECONDS.length; resend++) {
+      expect(await handler(event(resend))).toEqual({ batchItemFailures: [] });
+    }
+    expect(queued.map(({ batch, delaySeconds }) => [batch.resend, delaySeconds, batch.recipients])).toEqual([
+      [2, RESEND_DELAYS_SECONDS[1], [{ connectionId: "c1" }]],
+      [3, RESEND_DELAYS_SECONDS[2], [{ connectionId: "c1" }]],
+    ]);
+    expect(warnings).toContainEqual(expect.objectContaining({ message: "giving up on sends that kept failing" }));
   });
 });
 

@@ -6,7 +6,14 @@ import { LocalFanoutQueue, type LocalFanoutQueueOptions } from "../../sandbox/fa
 import { InFlight } from "../../sandbox/in-flight.js";
 import type { Invocation, Outcome } from "../../sandbox/invoker.js";
 import { deferred } from "../support/deferred.js";
-import { type ChatClient, connectAs, flushDeliveries, startTestSandbox, type TestSandbox } from "../support/sandbox.js";
+import {
+  type ChatClient,
+  connectAs,
+  connectionIdOf,
+  flushDeliveries,
+  startTestSandbox,
+  type TestSandbox,
+} from "../support/sandbox.js";
 
 const isMessage = (text: string) => (frame: unknown) =>
   (frame as MessageFrame).type === "message" && (frame as MessageFrame).text === text;
@@ -108,6 +115,32 @@ describe("fan-out workers through the sandbox", () => {
     );
     expect(retried?.event.Records[0]?.attributes.ApproximateReceiveCount).toBe("2");
     expect(sandbox.logLines.some((line) => /ERROR +fan-out worker failed .*worker crashed/.test(line))).toBe(true);
+  });
+
+  it("sends again, a second later, to the connections whose send failed for a moment, and only to them", async () => {
+    await sandbox.hooks.idle(); // earlier broadcasts must not meet the faults
+    const ids = clients.map((client) => connectionIdOf(sandbox, client.userId));
+    const [inline, queued] = [ids[0] as string, ids[6] as string]; // one in the sender's own batch, one in a worker's
+    const removeFaults = [
+      sandbox.hooks.faults.add({ connectionIds: [inline], methods: ["POST"], status: 500, times: 1 }),
+      sandbox.hooks.faults.add({ connectionIds: [queued], methods: ["POST"], status: 500, times: 1 }),
+    ];
+    const before = workerRuns(invocations).length;
+    const [sender] = clients as [ChatClient];
+    sender.send({ action: "sendmessage", text: "despite a hiccup" });
+    await Promise.all(clients.map((client) => client.waitFor(isMessage("despite a hiccup"))));
+    await flushDeliveries(sandbox, clients);
+    for (const remove of removeFaults) remove();
+
+    for (const client of clients) expect(client.framesWhere(isMessage("despite a hiccup"))).toHaveLength(1);
+    const resends = workerRuns(invocations)
+      .slice(before)
+      .map((run) => JSON.parse(run.event.Records[0]?.body ?? "{}") as FanoutBatch)
+      .filter((batch) => batch.resend !== undefined);
+    expect(resends.flatMap((batch) => batch.recipients.map((r) => r.connectionId)).sort()).toEqual(
+      [inline, queued].sort(),
+    );
+    expect(resends.every((batch) => batch.resend === 1)).toBe(true);
     await Promise.all(clients.map((client) => client.close()));
   });
 });
