@@ -9,8 +9,11 @@ import {
 } from "../../web/src/chat-socket.js";
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const tokenFor = (n: number, lifetimeSeconds = 3600, sub = "u1") =>
-  `h.${b64url({ sub, n, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}.s`;
+/** A token as the server issues it: `iat` is the server's now, which the page's clock may not agree with. */
+const tokenFor = (n: number, lifetimeSeconds = 3600, sub = "u1", serverNow = Date.now()) => {
+  const iat = Math.floor(serverNow / 1000);
+  return `h.${b64url({ sub, n, iat, exp: iat + lifetimeSeconds })}.s`;
+};
 
 /** A WebSocket stand-in the test drives: the "server" opens, refuses, drops or sends. */
 class FakeSocket implements SocketLike {
@@ -342,7 +345,8 @@ describe("ChatSocket", () => {
   });
 
   it("renews the session over the socket a minute before the token expires", async () => {
-    const { chat, last, getToken } = setup();
+    // No keep-alives: with 10-minute tokens they would fall due with the renewals.
+    const { chat, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
     chat.start();
     await settle();
@@ -422,12 +426,183 @@ describe("ChatSocket", () => {
   });
 
   it("can leave renewal to the server (renewBeforeSeconds: false)", async () => {
-    const { chat, last } = setup({ renewBeforeSeconds: false });
+    const { chat, last, sockets } = setup({ renewBeforeSeconds: false, keepAliveAfterMs: 7_200_000 });
     chat.start();
     await settle();
     last().open();
     await vi.advanceTimersByTimeAsync(3_600_000);
     expect(last().sent).toEqual([]);
+    expect(sockets).toHaveLength(1);
+  });
+
+  describe("when the page's clock is off", () => {
+    const hour = 3_600_000;
+
+    it("renews once per token lifetime with a clock hours ahead, not every second", async () => {
+      const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
+      // The server is two hours behind the page: every token's exp is in the page's past.
+      getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() - 2 * hour));
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(59 * 60_000 - 1);
+      expect(last().sent).toEqual([]);
+      expect(getToken).toHaveBeenCalledTimes(1);
+      await vi.advanceTimersByTimeAsync(1); // a minute before its hour is up
+      expect(last().sent).toEqual([{ action: "refresh", token: expect.any(String) }]);
+      expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: true });
+      // The server's answer is in its own time: the next renewal is an hour on again.
+      last().receive({ type: "refreshed", expiresAt: Math.floor((Date.now() - 2 * hour) / 1000) + 3600 });
+      await vi.advanceTimersByTimeAsync(59 * 60_000 - 1);
+      expect(last().sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(last().sent).toHaveLength(2);
+      expect(getToken).toHaveBeenCalledTimes(3);
+      expect(sockets).toHaveLength(1);
+    });
+
+    it("renews on time with a clock hours behind", async () => {
+      const { chat, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
+      getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() + 2 * hour));
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(59 * 60_000 - 1);
+      expect(last().sent).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(last().sent).toEqual([{ action: "refresh", token: expect.any(String) }]);
+    });
+
+    it("counts the used part of a token the clock agrees with, so an older token is renewed in time", async () => {
+      const { chat, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
+      // Handed out as it was, 50 minutes into its hour.
+      getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() - 50 * 60_000));
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(9 * 60_000);
+      expect(last().sent).toEqual([{ action: "refresh", token: expect.any(String) }]);
+    });
+  });
+
+  describe("keep-alive", () => {
+    const refresh = { action: "refresh", token: expect.any(String) };
+
+    it("sends the current token as a keep-alive after 9 quiet minutes, so API Gateway does not drop the socket", async () => {
+      const { chat, sockets, last, getToken } = setup();
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(540_000 - 1);
+      expect(last().sent).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(last().sent).toEqual([refresh]);
+      expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: false }); // no token refresh for a keep-alive
+      last().receive({ type: "refreshed", expiresAt: Math.floor(Date.now() / 1000) + 3000 });
+      await vi.advanceTimersByTimeAsync(540_000);
+      expect(last().sent).toEqual([refresh, refresh]);
+      expect(sockets).toHaveLength(1);
+      expect(chat.state.status).toBe("live");
+    });
+
+    it("sends none while messages go out", async () => {
+      const { chat, last } = setup();
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(300_000);
+      chat.sendMessage("lobby", "hi");
+      await vi.advanceTimersByTimeAsync(300_000);
+      expect(last().sent).toEqual([{ action: "sendmessage", room: "lobby", text: "hi" }]);
+      await vi.advanceTimersByTimeAsync(240_000);
+      expect(last().sent).toHaveLength(2);
+    });
+
+    it("takes a socket whose keep-alive gets no answer in 10 s for dead and reconnects", async () => {
+      const { chat, sockets, last } = setup();
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(540_000);
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(chat.state.status).toBe("live");
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sockets[0]?.closedWith).toBeDefined();
+      expect(chat.state).toMatchObject({ status: "reconnecting", reason: "dropped" });
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets).toHaveLength(2);
+      last().open();
+      expect(chat.state.status).toBe("live");
+    });
+
+    it("keeps the socket when the keep-alive is answered with an error", async () => {
+      const { chat, sockets, last } = setup();
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(540_000);
+      last().receive({ message: "Too Many Requests", connectionId: "c", requestId: "r" });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(sockets).toHaveLength(1);
+      expect(chat.state.status).toBe("live");
+    });
+
+    it("probes at once on request (back online, tab shown again), and replaces a half-open socket", async () => {
+      const { chat, sockets, last } = setup();
+      chat.probe(); // not live: nothing to probe
+      chat.start();
+      await settle();
+      last().open();
+      chat.probe();
+      await settle();
+      expect(last().sent).toEqual([refresh]);
+      chat.probe(); // one is out already
+      await settle();
+      expect(last().sent).toEqual([refresh]);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(chat.state).toMatchObject({ status: "reconnecting", reason: "dropped" });
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets).toHaveLength(2);
+    });
+
+    it("skips a wake-up probe when a frame came moments ago, and sends one when the socket has been quiet", async () => {
+      const { chat, last } = setup();
+      chat.start();
+      await settle();
+      last().open();
+      await vi.advanceTimersByTimeAsync(60_000);
+      last().receive({ type: "refreshed", expiresAt: 9_999_999_999 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      chat.probe({ unlessHeardWithinMs: 30_000 });
+      await settle();
+      expect(last().sent).toEqual([]);
+      await vi.advanceTimersByTimeAsync(30_000);
+      chat.probe({ unlessHeardWithinMs: 30_000 });
+      await settle();
+      expect(last().sent).toEqual([refresh]);
+    });
+  });
+
+  it("says it cannot connect, and retries with backoff, when the browser refuses to create the socket", async () => {
+    let refuse = true;
+    const sockets: FakeSocket[] = [];
+    const { chat } = setup({
+      openSocket: (url, token) => {
+        if (refuse) throw new DOMException("An insecure WebSocket connection may not be initiated", "SecurityError");
+        const socket = new FakeSocket(url, token);
+        sockets.push(socket);
+        return socket;
+      },
+    });
+    chat.start();
+    await settle();
+    expect(chat.state).toMatchObject({ status: "reconnecting", reason: "cannot-open", attempt: 1 });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(chat.state).toMatchObject({ status: "reconnecting", reason: "cannot-open", attempt: 2 });
+    refuse = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    sockets.at(-1)?.open();
+    expect(chat.state.status).toBe("live");
   });
 
   it("retries now on request instead of waiting out the backoff", async () => {

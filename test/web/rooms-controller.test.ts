@@ -42,7 +42,12 @@ class MemoryStorage {
 }
 
 function setup(
-  options: { storage?: MemoryStorage; live?: boolean; joinBackoff?: RoomsControllerOptions["joinBackoff"] } = {},
+  options: {
+    storage?: MemoryStorage;
+    live?: boolean;
+    joinBackoff?: RoomsControllerOptions["joinBackoff"];
+    isPageVisible?: () => boolean;
+  } = {},
 ) {
   const sent: ClientFrame[] = [];
   const events: RoomsEvent[] = [];
@@ -52,6 +57,7 @@ function setup(
     ownUserId: ME,
     storage,
     joinBackoff: options.joinBackoff,
+    isPageVisible: options.isPageVisible,
     send: (frame) => {
       if (!connected) return false;
       sent.push(frame);
@@ -281,6 +287,28 @@ describe("the same person's other tabs", () => {
 
     toA();
     expect(a.rooms.room("design")?.unread).toBe(0);
+  });
+
+  it("counts messages in the selected room as unread while the page is hidden, and reads them when it is shown", () => {
+    let visible = true;
+    const storage = new MemoryStorage();
+    const { rooms, frame, answerJoin } = setup({ storage, isPageVisible: () => visible });
+    answerJoin("lobby", [msg("lobby", 1)]);
+    vi.advanceTimersByTime(1000);
+    expect(storedList(storage).readUpTo.lobby).toBe(messageId(1));
+
+    visible = false; // another tab in front, or the window minimised
+    frame(msg("lobby", 2));
+    frame(msg("lobby", 3));
+    expect(rooms.totalUnread).toBe(2); // the title shows "(2)"
+    vi.advanceTimersByTime(1000);
+    expect(storedList(storage).readUpTo.lobby).toBe(messageId(1)); // not read in the person's other tabs either
+
+    visible = true;
+    rooms.pageShown();
+    expect(rooms.totalUnread).toBe(0);
+    vi.advanceTimersByTime(1000);
+    expect(storedList(storage).readUpTo.lobby).toBe(messageId(3));
   });
 
   it("does not count a message as unread when the other tab has already shown it", () => {
@@ -653,6 +681,25 @@ describe("errors", () => {
     expect(rooms.roomNames).toEqual(["lobby", "ops"]);
   });
 
+  it("gives back the text of a message the server refused, so it can be sent again", () => {
+    const { rooms, answerJoin, frame, sendErrors } = setup();
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    const unsent = () => sendErrors().map((event) => (event.type === "send-error" ? event.unsent : undefined));
+    rooms.sendMessage("  too fast ");
+    frame({ type: "error", code: "rate_limited", message: "Too many messages", room: "design" });
+    rooms.sendMessage("broken");
+    frame({ type: "error", code: "internal_error", message: "The server failed.", room: "design" });
+    rooms.sendMessage("not in");
+    frame({ type: "error", code: "not_a_member", message: "Not in the room.", room: "design" });
+    expect(unsent()).toEqual([
+      { room: "design", text: "too fast" },
+      { room: "design", text: "broken" },
+      { room: "design", text: "not in" },
+    ]);
+  });
+
   it("shows errors about a message the person sent", () => {
     const { rooms, answerJoin, frame, sendErrors } = setup();
     answerJoin("lobby", []);
@@ -710,7 +757,12 @@ describe("API Gateway's own errors", () => {
     rooms.sendMessage("hello"); // while design's join is in flight
     frame(gateway("throttled"));
     expect(sendErrors()).toEqual([
-      { type: "send-error", code: "throttled", message: expect.stringMatching(/^The chat is busy/) },
+      {
+        type: "send-error",
+        code: "throttled",
+        message: expect.stringMatching(/^The chat is busy/),
+        unsent: { room: "lobby", text: "hello" }, // back into the composer, to send again
+      },
     ]);
     expect(takeSent()).toEqual([{ action: "sendmessage", room: "lobby", text: "hello" }]); // the join was not throttled
   });
@@ -726,7 +778,12 @@ describe("API Gateway's own errors", () => {
     vi.advanceTimersByTime(29_000);
     frame(gateway("timed-out"));
     expect(sendErrors()).toEqual([
-      { type: "send-error", code: "timed-out", message: expect.stringMatching(/^The server took too long/) },
+      {
+        type: "send-error",
+        code: "timed-out",
+        message: expect.stringMatching(/^The server took too long/),
+        unsent: { room: "lobby", text: "lost" },
+      },
     ]);
     frame(gateway("timed-out")); // nothing else is waiting
     expect(sendErrors()).toHaveLength(1);

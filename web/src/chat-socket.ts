@@ -2,6 +2,7 @@ import { CHAT_SUBPROTOCOL, ErrorCode, TOKEN_QUERY_PARAMETER, TokenTransport } fr
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { type ClientFrame, type IncomingFrame, parseServerFrame, refreshFrame, sendMessageFrame } from "./frames.js";
 import { REFRESH_MARGIN_SECONDS, tokenExpiry, tokenSubject } from "./jwt.js";
+import { clockForToken, extendClock, renewalDelay, type SessionClock } from "./session-clock.js";
 
 /**
  * The connection as the page sees it:
@@ -20,9 +21,10 @@ export type ConnectionState =
 /**
  * `dropped`: an open socket closed. `refused`: the socket never opened. A 401 from the authorizer looks exactly like
  * an unreachable server to a browser (close code 1006 before open), so a refusal also re-checks the session.
- * `auth-unavailable`: no token could be fetched (auth API unreachable).
+ * `auth-unavailable`: no token could be fetched (auth API unreachable). `cannot-open`: the browser would not even
+ * create the socket (an invalid URL, or `ws://` from an `https` page): a configuration problem, retried all the same.
  */
-export type RetryReason = "dropped" | "refused" | "auth-unavailable";
+export type RetryReason = "dropped" | "refused" | "auth-unavailable" | "cannot-open";
 
 /** The part of the DOM WebSocket this class uses; tests pass a fake. */
 export interface SocketLike {
@@ -80,6 +82,13 @@ export interface ChatSocketOptions {
    * leaves expiry to the server, which closes the socket, and the reconnect path. @default REFRESH_MARGIN_SECONDS
    */
   renewBeforeSeconds?: number | false;
+  /**
+   * Nothing sent for this long while live: send a keep-alive (a `refresh` with the current token). API Gateway closes
+   * a socket after 10 minutes without traffic. @default 540000
+   */
+  keepAliveAfterMs?: number;
+  /** A keep-alive with no answer (no frame at all) by then: the socket is taken for dead and replaced. @default 10000 */
+  keepAliveTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -92,8 +101,6 @@ const SESSION_ERRORS = new Set<string>([ErrorCode.Unauthenticated, ErrorCode.Ses
 const RENEW_RETRY_MS = 10_000;
 /** Refusals in a row between two session re-checks. */
 const RECHECK_SESSION_EVERY = 4;
-/** setTimeout treats delays past 2^31-1 ms (~24.8 days) as 0. */
-const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * One chat connection with a life of its own: opens with a fresh token, renews the session over the socket before the
@@ -113,6 +120,14 @@ export class ChatSocket {
   private forceRefreshNext = false;
   private refusedInARow = 0;
   private tokenExp: number | undefined;
+  /** When the live session ends on the local clock, and the token it was last measured from. */
+  private clock: { token: string; clock: SessionClock | undefined } | undefined;
+  private lastSentAt = 0;
+  private lastHeardAt = 0;
+  /** A `refresh` is on its way (its token being fetched): traffic enough, no keep-alive needed beside it. */
+  private fetchingRefreshToken = false;
+  /** A keep-alive is out and nothing has come back since. */
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly frameListeners = new Set<(frame: IncomingFrame) => void>();
   private readonly openSocket: OpenSocket;
@@ -160,6 +175,7 @@ export class ChatSocket {
     const socket = this.socket;
     this.socket = undefined;
     this.tokenExp = undefined;
+    this.clock = undefined;
     if (socket) {
       socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
       socket.close(1000, "signed out");
@@ -177,6 +193,25 @@ export class ChatSocket {
     void this.connect(this.generation);
   }
 
+  /**
+   * Checks that a live socket still carries traffic (the browser came back online, the tab became visible again: a
+   * laptop that slept may hold a half-open socket): sends a keep-alive now, and replaces the socket if nothing answers.
+   */
+  probe({ unlessHeardWithinMs = 0 } = {}): void {
+    const socket = this.socket;
+    if (this.stateValue.status !== "live" || !socket || this.probeTimer !== undefined || this.fetchingRefreshToken) {
+      return;
+    }
+    // A frame that came moments ago is proof enough: a tab shown and hidden all day costs no request each time.
+    if (this.now() - this.lastHeardAt < unlessHeardWithinMs) return;
+    // Started before the token is fetched: a fetch that hangs or fails (offline) leaves the socket unproven too.
+    this.probeTimer = this.later(this.options.keepAliveTimeoutMs ?? 10_000, () => {
+      this.probeTimer = undefined;
+      if (this.socket === socket) this.abandon(socket);
+    });
+    void this.renew(socket, false, false);
+  }
+
   /** Sends a chat message to a room; false when the connection is not live (nothing is queued). */
   sendMessage(room: string, text: string): boolean {
     return this.send(sendMessageFrame(room, text));
@@ -187,14 +222,16 @@ export class ChatSocket {
     const socket = this.socket;
     if (this.stateValue.status !== "live" || !socket || socket.readyState !== OPEN) return false;
     socket.send(JSON.stringify(frame));
+    this.lastSentAt = this.now();
     return true;
   }
 
   private async connect(generation: number): Promise<void> {
     this.attempting = true;
     let token: string | undefined;
+    const forceRefresh = this.forceRefreshNext;
     try {
-      token = await this.options.getToken({ forceRefresh: this.forceRefreshNext });
+      token = await this.options.getToken({ forceRefresh });
     } catch {
       if (generation === this.generation) this.retryLater("auth-unavailable");
       return;
@@ -207,8 +244,16 @@ export class ChatSocket {
     }
     if (this.isSomeoneElses(token)) return this.stop("other-user");
     this.forceRefreshNext = false;
+    const clock = clockForToken(token, this.now(), forceRefresh);
 
-    const socket = this.openSocket(this.options.url, token);
+    let socket: SocketLike;
+    try {
+      socket = this.openSocket(this.options.url, token);
+    } catch {
+      // The browser refused to create it (SyntaxError, SecurityError): no close event will come to retry from.
+      this.retryLater("cannot-open");
+      return;
+    }
     this.socket = socket;
     let opened = false;
     const connectTimer = this.later(this.options.connectTimeoutMs ?? 15_000, () => socket.close());
@@ -219,15 +264,24 @@ export class ChatSocket {
       opened = true;
       this.refusedInARow = 0;
       this.tokenExp = tokenExpiry(token);
+      this.clock = { token, clock };
+      this.lastSentAt = this.lastHeardAt = this.now();
       this.setState({ status: "live" });
       this.later(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
       this.scheduleRenewal(socket);
+      this.keepAlive(socket);
     };
     socket.onmessage = (event) => {
+      // Anything that arrives proves the socket is alive: a keep-alive's answer, or anyone else's traffic.
+      this.lastHeardAt = this.now();
+      if (this.probeTimer !== undefined) this.cancel(this.probeTimer);
+      this.probeTimer = undefined;
       const frame = parseServerFrame(event.data);
       if (!frame) return;
       if (frame.type === "refreshed") {
         this.tokenExp = frame.expiresAt;
+        const measured = this.clock?.clock;
+        if (this.clock && measured) this.clock.clock = extendClock(measured, frame.expiresAt);
         this.scheduleRenewal(socket);
       }
       for (const listener of this.frameListeners) listener(frame);
@@ -250,6 +304,7 @@ export class ChatSocket {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.tokenExp = undefined;
+      this.clock = undefined;
       if (!opened) {
         // Re-check the session on the first refusal of a run and every few after, not on every attempt: while the
         // server is merely down that would cost a refresh call per retry. The later re-checks catch a token that
@@ -261,6 +316,31 @@ export class ChatSocket {
       if (AUTH_CLOSE_CODES.has(event.code)) this.forceRefreshNext = true;
       this.retryLater("dropped");
     };
+  }
+
+  /**
+   * A socket that left a keep-alive unanswered: not waited on to close (a half-open one can take minutes to report
+   * it), but replaced through the usual reconnect path.
+   */
+  private abandon(socket: SocketLike): void {
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+    socket.close(4000, "no answer");
+    this.socket = undefined;
+    this.tokenExp = undefined;
+    this.clock = undefined;
+    this.retryLater("dropped");
+  }
+
+  /** Sends a keep-alive whenever nothing has been sent over `socket` for `keepAliveAfterMs`. */
+  private keepAlive(socket: SocketLike): void {
+    const after = this.options.keepAliveAfterMs ?? 540_000;
+    const idle = this.now() - this.lastSentAt;
+    // Checked when the quiet stretch could have run out, not re-armed on every send.
+    this.later(idle >= after ? after : after - idle, () => {
+      if (this.socket !== socket) return;
+      if (this.now() - this.lastSentAt >= after) this.probe();
+      this.keepAlive(socket);
+    });
   }
 
   private retryLater(reason: RetryReason): void {
@@ -277,11 +357,9 @@ export class ChatSocket {
     if (this.renewalTimer !== undefined) this.cancel(this.renewalTimer);
     this.renewalTimer = undefined;
     const margin = this.options.renewBeforeSeconds ?? REFRESH_MARGIN_SECONDS;
-    if (margin === false || this.tokenExp === undefined) return;
-    const remaining = this.tokenExp * 1000 - this.now();
-    // Half the remaining life when tokens are shorter than the margin, so short tokens do not renew in a tight loop.
-    const delay = Math.min(MAX_DELAY_MS, Math.max(remaining - margin * 1000, remaining / 2, 1000));
-    this.renewalTimer = this.later(delay, () => void this.renew(socket));
+    const clock = this.clock?.clock;
+    if (margin === false || clock === undefined) return;
+    this.renewalTimer = this.later(renewalDelay(clock, this.now(), margin), () => void this.renew(socket));
   }
 
   /**
@@ -293,22 +371,31 @@ export class ChatSocket {
     this.renewalTimer = this.later(RENEW_RETRY_MS, () => void this.renew(socket, false));
   }
 
-  private async renew(socket: SocketLike, forceRefresh = true): Promise<void> {
+  /**
+   * Sends `refresh` with a token from `getToken`. `retry`: a renewal, sent again shortly until answered; a keep-alive
+   * is not (`probe` watches for its answer).
+   */
+  private async renew(socket: SocketLike, forceRefresh = true, retry = true): Promise<void> {
     let token: string | undefined;
+    this.fetchingRefreshToken = true;
     try {
       token = await this.options.getToken({ forceRefresh });
     } catch {
       // Auth API unreachable: try again shortly; if the session runs out first, the server ends it and we reconnect.
-      if (this.socket === socket) this.renewLater(socket);
+      if (this.socket === socket && retry) this.renewLater(socket);
       return;
+    } finally {
+      this.fetchingRefreshToken = false;
     }
     if (this.socket !== socket) return;
     if (token === undefined) return this.stop("no-session");
     if (this.isSomeoneElses(token)) return this.stop("other-user");
+    // The server's `refreshed` will be read against this token (the same one again keeps how it was measured).
+    if (this.clock?.token !== token) this.clock = { token, clock: clockForToken(token, this.now(), forceRefresh) };
     this.send(refreshFrame(token));
     // The server's `refreshed` plans the next renewal. Until it comes, try again shortly: API Gateway may have
     // throttled or failed this one (its error names no frame), and the session would otherwise run out.
-    this.renewLater(socket);
+    if (retry) this.renewLater(socket);
   }
 
   /** The token is another user's than the page shows (a token whose `sub` cannot be read is left to the server). */
@@ -340,5 +427,6 @@ export class ChatSocket {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.renewalTimer = undefined;
+    this.probeTimer = undefined;
   }
 }

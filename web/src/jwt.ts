@@ -26,6 +26,12 @@ export function tokenExpiry(token: string): number | undefined {
   return typeof exp === "number" && Number.isFinite(exp) ? exp : undefined;
 }
 
+/** The token's `iat` (epoch seconds), or undefined when it has none or cannot be read. */
+export function tokenIssuedAt(token: string): number | undefined {
+  const iat = decodeJwtPayload(token)?.iat;
+  return typeof iat === "number" && Number.isFinite(iat) ? iat : undefined;
+}
+
 /** The token's `sub` (the user id), or undefined when it has none or cannot be read. */
 export function tokenSubject(token: string): string | undefined {
   const sub = decodeJwtPayload(token)?.sub;

@@ -7,6 +7,7 @@ import "./styles.css";
 import { type Auth, createAuth, type User } from "./auth/index.js";
 import { ChatSocket, transportFor } from "./chat-socket.js";
 import { type AppConfig, loadConfig } from "./config.js";
+import { onPageWake } from "./page-wake.js";
 import { displayName } from "./rooms/room-state.js";
 import { RoomsController } from "./rooms/rooms-controller.js";
 import { browserStorage } from "./rooms/stored-rooms.js";
@@ -54,8 +55,6 @@ class App {
     addEventListener("pageshow", (event) => {
       if (event.persisted) this.socket?.start();
     });
-    // Back online: no point waiting out the backoff.
-    addEventListener("online", () => this.socket?.retryNow());
   }
 
   async start(): Promise<void> {
@@ -84,6 +83,7 @@ class App {
       send: (frame) => socket.send(frame),
       storage: browserStorage(),
       queue: this.config.rateLimit,
+      isPageVisible: () => document.visibilityState === "visible",
     });
     const view = new ChatView(rooms, user.userId);
     const offState = socket.onState((state) => {
@@ -108,6 +108,13 @@ class App {
     addEventListener("storage", onStorage);
     const onHide = () => rooms.flushStorage();
     addEventListener("pagehide", onHide);
+    // Back online or shown again: a live socket may be half-open (sleep, a new network), so it is checked at once; a
+    // reconnect waiting out its backoff goes now. What came in the room on screen while hidden is read now.
+    const offWake = onPageWake(window, document, (cause) => {
+      if (cause === "online") socket.retryNow();
+      socket.probe({ unlessHeardWithinMs: 30_000 });
+      if (cause === "visible") rooms.pageShown();
+    });
     // Unread messages elsewhere show in the tab's title, where they are seen from other tabs.
     const offRooms = rooms.onEvent((event) => {
       if (event.type !== "rooms") return;
@@ -119,6 +126,7 @@ class App {
       offState();
       offFrame();
       offRooms();
+      offWake();
       removeEventListener("storage", onStorage);
       removeEventListener("pagehide", onHide);
       socket.stop();

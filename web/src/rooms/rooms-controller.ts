@@ -48,8 +48,11 @@ export type RoomsEvent =
   | { type: "older"; room: string }
   /** The server refused a room: the words go next to the room form. */
   | { type: "room-error"; message: string }
-  /** An error about a message the person sent: the words go under the input. */
-  | { type: "send-error"; code: string; message: string };
+  /**
+   * An error about a message the person sent: the words go under the input. `unsent`: the message it refused, whose
+   * text goes back into that room's composer (it was cleared on send) unless something new was typed there since.
+   */
+  | { type: "send-error"; code: string; message: string; unsent?: { room: string; text: string } };
 
 export interface RoomsControllerOptions {
   ownUserId: string;
@@ -68,6 +71,11 @@ export interface RoomsControllerOptions {
   queue?: Pick<RequestQueueOptions, "burst" | "perSecond" | "reserve" | "timeoutMs">;
   /** Delays between retries of a join that failed. @default DEFAULT_BACKOFF */
   joinBackoff?: BackoffOptions;
+  /**
+   * Whether the page can be seen (`document.visibilityState === "visible"`): the selected room's messages are read as
+   * they come only then. @default always
+   */
+  isPageVisible?: () => boolean;
   now?: () => number;
 }
 
@@ -202,6 +210,17 @@ export class RoomsController {
     this.rooms.set(name, markRead(room));
     this.persist({ selected: name });
     this.emit({ type: "selected", room: name });
+    this.emit({ type: "rooms" });
+  }
+
+  /** The page is seen again: what came in the selected room meanwhile is read now. */
+  pageShown(): void {
+    const room = this.rooms.get(this.selectedRoom);
+    if (!room || !this.onScreen(room.name)) return;
+    const read = markRead(room);
+    if (read === room) return;
+    this.rooms.set(room.name, read);
+    if (read.readUpTo !== room.readUpTo) this.persistReadMarksSoon();
     this.emit({ type: "rooms" });
   }
 
@@ -366,10 +385,10 @@ export class RoomsController {
     }
   }
 
-  /** Forgets the oldest message not seen back yet that `matches`, if there is one. */
-  private dropUnechoed(matches: (sent: SentMessage) => boolean): void {
+  /** Forgets the oldest message not seen back yet that `matches`, if there is one, and returns it. */
+  private dropUnechoed(matches: (sent: SentMessage) => boolean): SentMessage | undefined {
     const at = this.unechoed.findIndex(matches);
-    if (at >= 0) this.unechoed.splice(at, 1);
+    return at >= 0 ? this.unechoed.splice(at, 1)[0] : undefined;
   }
 
   private onHistory(frame: HistoryFrame): void {
@@ -381,7 +400,7 @@ export class RoomsController {
     // A history frame proves the join went through, even if its presence frame is still to come.
     const entered = this.enterRoom(name);
     const answer = this.answerFor(name, frame);
-    const selected = name === this.selectedRoom;
+    const selected = this.onScreen(name);
     const result = applyHistory(room, frame, answer, { ownUserId: this.options.ownUserId, selected });
     if (answer.kind === "older") this.loadingOlder.delete(name);
     const arrival: Arrival = answer.kind === "unattributed" ? "newer" : answer.kind;
@@ -411,12 +430,17 @@ export class RoomsController {
   }
 
   private merge(name: string, room: RoomState, messages: MessageFrame[], arrival: Arrival): void {
-    const selected = name === this.selectedRoom;
+    const selected = this.onScreen(name);
     const merged = mergeMessages(room, messages, { arrival, ownUserId: this.options.ownUserId, selected });
     if (merged.added.length === 0) return;
     this.commit(name, room, merged, arrival);
     if (merged.room.unread !== room.unread) this.emit({ type: "rooms" });
     this.afterMerge(name, arrival);
+  }
+
+  /** The room's messages can be seen: it is selected, and the page is not hidden (another tab, minimised). */
+  private onScreen(name: string): boolean {
+    return name === this.selectedRoom && (this.options.isPageVisible?.() ?? true);
   }
 
   /** Keeps a merge's result: the room, its read mark (soon), and the new messages for the views. */
@@ -485,7 +509,9 @@ export class RoomsController {
     const forRequest = inFlight?.room === name;
     const sentAt = this.lastSentAt.get(name);
     const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
-    if (aboutMessage) this.dropUnechoed((sent) => sent.room === name); // told about it: not again
+    // Told about it: not again. It is the oldest message of the room still on its way (one answer each, in order).
+    const refused = aboutMessage ? this.dropUnechoed((sent) => sent.room === name) : undefined;
+    const unsent = refused && { room: refused.room, text: refused.text };
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
@@ -494,7 +520,8 @@ export class RoomsController {
     }
     if (frame.code === ErrorCode.RateLimited) {
       if (forRequest) this.queue.throttled();
-      if (aboutMessage || !forRequest) this.emit({ type: "send-error", code: frame.code, message: frame.message });
+      if (aboutMessage || !forRequest)
+        this.emit({ type: "send-error", code: frame.code, message: frame.message, unsent });
       return;
     }
     if (forRequest && inFlight) {
@@ -519,11 +546,13 @@ export class RoomsController {
           type: "send-error",
           code: frame.code,
           message: `You were not in #${name} on the server; rejoining. Send your message again in a moment.`,
+          unsent,
         });
       }
       return;
     }
-    if (aboutMessage || !forRequest) this.emit({ type: "send-error", code: frame.code, message: frame.message });
+    if (aboutMessage || !forRequest)
+      this.emit({ type: "send-error", code: frame.code, message: frame.message, unsent });
   }
 
   /**
@@ -536,10 +565,11 @@ export class RoomsController {
     // The message handler can take up to API Gateway's 29 s to fail ("Endpoint request timed out").
     const now = this.now();
     this.unechoed = this.unechoed.filter((sent) => now - sent.sentAt < UNECHOED_WINDOW_MS);
-    const aboutMessage = this.unechoed.shift() !== undefined;
+    const refused = this.unechoed.shift();
     const inFlight = this.queue.inFlight;
-    if (aboutMessage) {
-      this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason] });
+    if (refused) {
+      const unsent = { room: refused.room, text: refused.text };
+      this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason], unsent });
     } else if (inFlight && frame.reason === "throttled") {
       this.queue.throttled();
     } else if (inFlight) {

@@ -2,7 +2,7 @@ import { ErrorCode, LOBBY, type MessageFrame } from "../../../core/protocol.js";
 import type { ConnectionState } from "../chat-socket.js";
 import { displayName, onlineList } from "../rooms/room-state.js";
 import type { RoomsController, RoomsEvent } from "../rooms/rooms-controller.js";
-import { Composer } from "./composer.js";
+import { Composer, draftAfterRefusal } from "./composer.js";
 import { el } from "./dom.js";
 import { MessageList } from "./message-list.js";
 import { OnlineList } from "./online-list.js";
@@ -120,6 +120,7 @@ export class ChatView {
         break;
       case "send-error":
         this.composer.showError(errorText(event.code, event.message));
+        if (event.unsent) this.restoreUnsent(event.unsent.room, event.unsent.text);
         break;
     }
   }
@@ -140,6 +141,12 @@ export class ChatView {
     this.renderOnline();
     this.renderComposerState();
     this.renderOlder(room);
+  }
+
+  /** A refused message goes back into its room's composer, on screen or kept as that room's draft. */
+  private restoreUnsent(room: string, text: string): void {
+    if (room === this.shownRoom) this.composer.restoreUnsent(text);
+    else if (this.rooms.room(room)) this.drafts.set(room, draftAfterRefusal(this.drafts.get(room) ?? "", text));
   }
 
   private renderRooms(): void {

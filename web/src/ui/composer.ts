@@ -17,6 +17,8 @@ export class Composer {
   private readonly counter: HTMLSpanElement;
   private readonly error: HTMLParagraphElement;
   private label = "Message";
+  /** The input had focus when it was disabled: it gets it back when enabled, if nothing else has taken it. */
+  private refocusWhenEnabled = false;
 
   /** `send` returns false when the text could not be handed to the socket. */
   constructor(private readonly send: (text: string) => boolean) {
@@ -50,8 +52,9 @@ export class Composer {
       this.submit();
     });
     this.input.addEventListener("keydown", (event) => {
-      // isComposing: Enter that confirms an IME candidate (Japanese, Chinese...) must not send half a word.
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      // Enter that confirms an IME candidate (Japanese, Chinese...) must not send half a word: isComposing says so,
+      // except in Safari, which ends the composition first and marks that Enter only with keyCode 229.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
         this.submit();
       }
@@ -60,13 +63,19 @@ export class Composer {
     this.setEnabled(false, "Connecting…");
   }
 
+  /** Called on every change of the rooms or the connection: only a change from disabled to enabled moves focus. */
   setEnabled(enabled: boolean, reason = ""): void {
-    const hadFocus = document.activeElement === this.input;
+    const wasEnabled = !this.input.disabled;
+    if (wasEnabled && !enabled) this.refocusWhenEnabled = document.activeElement === this.input;
     this.input.disabled = !enabled;
     this.button.disabled = !enabled;
     this.input.placeholder = enabled ? this.label : reason;
-    // Coming back live after a reconnect: put the cursor back where the person was typing.
-    if (enabled && (hadFocus || document.activeElement === document.body)) this.input.focus();
+    if (wasEnabled || !enabled) return;
+    // Back live after a reconnect or a join: the cursor returns to where the person was typing, unless they have
+    // gone somewhere else meanwhile (disabling the input dropped its focus to the body).
+    const focusIsNowhere = document.activeElement === null || document.activeElement === document.body;
+    if (this.refocusWhenEnabled && focusIsNowhere) this.input.focus();
+    this.refocusWhenEnabled = false;
   }
 
   /** The text typed so far, cleared from the input: kept per room by the chat view. */
@@ -80,6 +89,11 @@ export class Composer {
   setDraft(text: string): void {
     this.input.value = text;
     this.updateCounter();
+  }
+
+  /** Puts back a message the server refused (the input was cleared on send), unless something new was typed since. */
+  restoreUnsent(text: string): void {
+    this.setDraft(draftAfterRefusal(this.input.value, text));
   }
 
   /** Names where the input sends to ("Message #design"), as its label and, when it can send, its placeholder. */
@@ -115,4 +129,9 @@ export class Composer {
     this.counter.textContent = `${length} / ${Limits.maxTextLength}`;
     this.counter.classList.toggle("over", length > Limits.maxTextLength);
   }
+}
+
+/** What a room's draft becomes when a message sent from it was refused: the message again, unless there is new text. */
+export function draftAfterRefusal(draft: string, refused: string): string {
+  return draft.trim() === "" ? refused : draft;
 }

@@ -37,7 +37,8 @@ export class ConnectionStatus {
     clearInterval(this.ticker);
     this.ticker = undefined;
     this.element.dataset.state = state.status;
-    if (this.label.textContent !== LABELS[state.status]) this.label.textContent = LABELS[state.status];
+    const label = labelFor(state);
+    if (this.label.textContent !== label) this.label.textContent = label;
     this.countdown.textContent = "";
     this.retry.hidden = true;
     if (state.status !== "reconnecting") return;
@@ -55,4 +56,12 @@ export class ConnectionStatus {
   dispose(): void {
     clearInterval(this.ticker);
   }
+}
+
+/** The state in words; a socket the browser would not even create is a setup problem, not a network one. */
+function labelFor(state: ConnectionState): string {
+  if (state.status === "reconnecting" && state.reason === "cannot-open") {
+    return "Cannot connect: the browser refused the chat's address";
+  }
+  return LABELS[state.status];
 }

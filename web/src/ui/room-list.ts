@@ -59,7 +59,6 @@ export class RoomList {
         this.input,
         el("button", { type: "submit", class: "secondary", "data-testid": "join-submit" }, "Join"),
       ),
-      this.error,
     );
     this.toggle = el(
       "button",
@@ -80,6 +79,8 @@ export class RoomList {
       el("h2", { class: "panel-title" }, "Rooms"),
       el("div", { class: "room-strip" }, this.list, this.toggle),
       this.form,
+      // Outside the form, which narrow screens fold away: a live region that is not rendered is not read out.
+      this.error,
     );
 
     this.toggle.addEventListener("click", () => this.setFormOpen(this.form.dataset.open !== "true"));
@@ -133,9 +134,9 @@ export class RoomList {
     });
   }
 
+  /** Shows a problem without moving focus: it may be about a room joined in the background (or in another tab). */
   showError(message: string): void {
     this.error.textContent = message;
-    if (message !== "") this.setFormOpen(true);
   }
 
   private createRow(name: string) {
