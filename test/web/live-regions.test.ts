@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
  * A live region that is `display: none` while empty is not in the accessibility tree, so screen readers miss the text
  * that makes it appear. These regions must stay rendered (empty, with no height); only what is around them may hide.
  */
-const LIVE_REGIONS = ["composer-error", "join-error"];
+const LIVE_REGIONS = ["composer-error", "join-error", "form-error"];
 /** The elements that hold them. */
 const HOLDERS = ["composer-foot"];
 
