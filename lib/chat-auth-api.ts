@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { Stack, Token, Validations } from "aws-cdk-lib";
 import { AccessLogField, AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   HttpStage,
@@ -17,8 +18,21 @@ import { AUTH_BASE_PATH } from "../core/site-config.js";
 import { SuperTokensEnvVar } from "../core/supertokens-backend.js";
 import { ChatFunction } from "./chat-function.js";
 
-/** Stage throttling when none is given: sign-in, sign-up and session refreshes are a few requests per user an hour. */
+/** Stage throttling when none is given: sign-in and sign-up are a few requests per user a day. */
 export const DEFAULT_AUTH_THROTTLE = { rateLimit: 25, burstLimit: 50 } as const satisfies ThrottleSettings;
+
+/**
+ * Throttling of each of the routes that keep sessions going, when none is given: the session refresh (every open page,
+ * about once an hour, and after every reconnect) and the JWKS (authorizers on a cold start or a key rotation, once
+ * CloudFront's copy expires).
+ */
+export const DEFAULT_SESSION_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const satisfies ThrottleSettings;
+
+/** The routes that keep sessions going, each with a throttle of its own (`sessionThrottle`). */
+export const SESSION_ROUTES = [
+  { method: HttpMethod.POST, path: `${AUTH_BASE_PATH}/session/refresh` },
+  { method: HttpMethod.GET, path: `${AUTH_BASE_PATH}/jwt/jwks.json` },
+] as const;
 
 /** Properties of a `ChatAuthApi`. */
 export interface ChatAuthApiProps {
@@ -50,11 +64,20 @@ export interface ChatAuthApiProps {
   readonly siteOriginParameterName?: string;
 
   /**
-   * Default throttling of the API's stage. A field left out takes its default.
+   * Default throttling of the API's stage: sign-up, sign-in, sign-out. A field left out takes its default.
    *
    * @default DEFAULT_AUTH_THROTTLE: rateLimit 25 requests/s, burstLimit 50
    */
   readonly throttle?: ThrottleSettings;
+
+  /**
+   * Throttling of each route that keeps sessions going (`SESSION_ROUTES`: the session refresh, the JWKS), apart from
+   * the rest, so that a flood of sign-in attempts cannot stop open pages from renewing or authorizers from getting
+   * keys. A field left out takes its default.
+   *
+   * @default DEFAULT_SESSION_THROTTLE: rateLimit 100 requests/s, burstLimit 200, for each
+   */
+  readonly sessionThrottle?: ThrottleSettings;
 
   /**
    * How long the API's access logs are kept.
@@ -117,17 +140,18 @@ export class ChatAuthApi extends Construct {
       description: "Chat: SuperTokens backend, served through CloudFront at /auth/*",
       createDefaultStage: false,
     });
-    const [route] = this.httpApi.addRoutes({
-      path: `${AUTH_BASE_PATH}/{proxy+}`,
-      methods: [HttpMethod.ANY],
-      integration: new HttpLambdaIntegration("SuperTokens", this.handler.function),
-    });
-    if (route) {
+    const integration = new HttpLambdaIntegration("SuperTokens", this.handler.function);
+    const routes = [
+      ...this.httpApi.addRoutes({ path: `${AUTH_BASE_PATH}/{proxy+}`, methods: [HttpMethod.ANY], integration }),
+      // The same function; routes of their own only for their own throttles.
+      ...SESSION_ROUTES.flatMap(({ method, path }) => this.httpApi.addRoutes({ path, methods: [method], integration })),
+    ];
+    for (const route of routes) {
       Validations.of(route).acknowledge({
         id: "AwsSolutions-APIG4",
         reason:
-          "This API is the sign-in itself: sign-up, sign-in and session refresh must be reachable without a session. " +
-          "supertokens-node checks the session cookie on the routes that need one (sign-out).",
+          "This API is the sign-in itself: sign-up, sign-in, session refresh and the JWKS must be reachable without a " +
+          "session. supertokens-node checks the session cookie on the routes that need one (sign-out).",
       });
     }
 
@@ -145,6 +169,16 @@ export class ChatAuthApi extends Construct {
       },
       accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogGroup), format: ACCESS_LOG_FORMAT },
     });
+    // The L2 stage sets only the default throttle; per-route settings are the CloudFormation stage's.
+    const sessionThrottle = {
+      ThrottlingRateLimit: props.sessionThrottle?.rateLimit ?? DEFAULT_SESSION_THROTTLE.rateLimit,
+      ThrottlingBurstLimit: props.sessionThrottle?.burstLimit ?? DEFAULT_SESSION_THROTTLE.burstLimit,
+    };
+    (this.stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(
+      SESSION_ROUTES.map(({ method, path }) => [`${method} ${path}`, sessionThrottle]),
+    );
+    // API Gateway refuses settings for a route it does not have yet.
+    this.stage.node.addDependency(...routes);
 
     this.node.addValidation({
       validate: () =>

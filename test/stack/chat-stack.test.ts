@@ -474,6 +474,25 @@ describe("ChatStack: SuperTokens backend (mode a)", () => {
     });
   });
 
+  it("throttles the session refresh and the JWKS apart from sign-in, so a flood of sign-ins cannot stop sessions", () => {
+    const session = { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 };
+    const keys = ["POST /auth/session/refresh", "GET /auth/jwt/jwks.json"];
+    for (const key of keys) expect(functionOfRoute(template, key)).toBe(ids.auth.fn);
+    const [stageId, stage] =
+      Object.entries(
+        template.findResources("AWS::ApiGatewayV2::Stage", {
+          Properties: { StageName: "$default" },
+        }),
+      )[0] ?? [];
+    expect(stage?.Properties.RouteSettings).toEqual(Object.fromEntries(keys.map((key) => [key, session])));
+    // Deployed after its routes: API Gateway refuses settings for a route it does not have.
+    const routeIds = Object.keys(template.findResources("AWS::ApiGatewayV2::Route")).filter((id) =>
+      keys.includes(template.toJSON().Resources[id].Properties.RouteKey),
+    );
+    expect(stageId).toBeDefined();
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(routeIds));
+  });
+
   it("gives the function where to read its settings, never a secret", () => {
     const api = full.authApi;
     expect(api).toBeDefined();

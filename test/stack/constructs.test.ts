@@ -216,6 +216,14 @@ describe("ChatAuthApi", () => {
     template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 5 },
     });
+    const custom = emptyStack();
+    authApi(custom, { sessionThrottle: { rateLimit: 300 } }).setSiteOrigin("x");
+    Template.fromStack(custom).hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      RouteSettings: {
+        "POST /auth/session/refresh": { ThrottlingRateLimit: 300, ThrottlingBurstLimit: 200 },
+        "GET /auth/jwt/jwks.json": { ThrottlingRateLimit: 300, ThrottlingBurstLimit: 200 },
+      },
+    });
     const late = Lazy.string({ produce: () => "/late" });
     expect(() => authApi(emptyStack(), { siteOriginParameterName: late })).toThrow(
       /^siteOriginParameterName must be a literal/,
