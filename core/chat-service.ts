@@ -252,7 +252,8 @@ export class ChatService {
     for (const other of memberships) {
       if (!joinedBefore(other, me)) continue;
       if (await connections.get(other.connectionId)) return false;
-      await rooms.removeMember(room, userId, other.connectionId);
+      // As any departure: deleted, then a version, then the check (nobody hears of it while this join's stands).
+      await this.dropMembership(other, room, cleanupAnnouncement(true));
     }
     return memberships.some((other) => other.connectionId === connectionId || joinedBefore(me, other));
   }

@@ -65,12 +65,6 @@ export class LocalFanoutQueue implements FanoutQueue {
 
   async enqueue(batch: FanoutBatch, delaySeconds = 0): Promise<void> {
     if (this.closed) throw new Error("the sandbox is closing: the fan-out queue takes no more batches");
-    let done = () => {};
-    void this.options.inFlight.track(
-      new Promise<void>((resolve) => {
-        done = resolve;
-      }),
-    );
     // The body is made and checked as SQS takes it: whatever would not survive the trip does not here either.
     const body = toMessageBody(batch);
     if (SQS_REFUSED_CHARACTER.test(body)) {
@@ -78,6 +72,12 @@ export class LocalFanoutQueue implements FanoutQueue {
         name: "InvalidMessageContents",
       });
     }
+    let done = () => {};
+    void this.options.inFlight.track(
+      new Promise<void>((resolve) => {
+        done = resolve;
+      }),
+    );
     const message: QueuedMessage = { messageId: randomUUID(), body, sentAt: this.options.clock(), receives: 0, done };
     if (delaySeconds <= 0) return this.arrive(message);
     // Real time, as SQS's DelaySeconds: the sandbox's clock may be held still by tests.

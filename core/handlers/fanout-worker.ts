@@ -43,7 +43,10 @@ export function createFanoutWorkerHandler({ chat, connections, logger, broadcast
           recipients: onePage(batch.recipients),
           data: batch.data,
           expiredAt: batch.expiredAt,
-          onGone: forgetGoneIn(chat, batch.room, batch.silentCleanup),
+          // A resend goes to members read seconds ago: one gone since has likely been cleaned up, its departure
+          // told, and its record deleted. Without the room, a record-less connection is not taken for a clean-up
+          // that stopped half-way, and its departure is not told again.
+          onGone: forgetGoneIn(chat, batch.resend ? undefined : batch.room, batch.silentCleanup),
           onExpired: ({ connectionId }) => connections.close(connectionId),
           onTransientFailure: (recipient) => failed.push(recipient),
         });

@@ -428,6 +428,27 @@ describe("presence", () => {
     expect((await rooms.membershipsOf("dev", "ada")).map((m) => m.connectionId)).toEqual(["a2"]);
   });
 
+  it("shows a user gone whose only tab closed while its join was dropping a stale membership", async () => {
+    const { chat, api, connections, rooms, hold, open, act, tick, bobWatches } = await chatRoom();
+    await bobWatches("dev");
+    await open("s", "ada");
+    await act("s", { action: "join", room: "dev" });
+    await connections.delete("s"); // a clean-up that stopped after deleting the record
+    tick(10);
+    await open("a2", "ada");
+    // a2's join has read ada's memberships (the stale one first) when its tab closes; $disconnect still sees the
+    // stale membership, so it stays quiet, and the join drops it only afterwards.
+    const read = hold("after", "membershipsOf");
+    const joining = act("a2", { action: "join", room: "dev" });
+    await read.reached;
+    await chat.removeConnection("a2", true);
+    read.release();
+    await joining;
+    expect(await rooms.isPresent("dev", "ada")).toBe(false);
+    expect(onlineShown(api, "b", "dev")).toEqual(["bob"]);
+    expect(onlineShown(api, "b", "dev", "reversed")).toEqual(["bob"]);
+  });
+
   it("lets a leave that failed half-way be sent again", async () => {
     const { api, rooms, hooks, open, act } = await chatRoom();
     await open("a", "ada");

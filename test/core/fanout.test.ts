@@ -282,6 +282,29 @@ describe("fan-out worker", () => {
     expect(batches.map((b) => b.silentCleanup)).toEqual([true, true, undefined, undefined]);
   });
 
+  it("does not take a connection gone before a resend for a clean-up that stopped half-way", async () => {
+    const { api } = fakeConnections(["c1"]);
+    const forgotten: unknown[][] = [];
+    const handler = createFanoutWorkerHandler({
+      chat: { forgetGone: async (...args) => void forgotten.push(args) },
+      connections: api,
+      logger: quiet,
+    });
+    const batch = (extra: Partial<FanoutBatch>) =>
+      JSON.stringify({
+        data: "{}",
+        expiredAt: 0,
+        room: "dev",
+        recipients: [{ connectionId: "c1", userId: "u1" }],
+        ...extra,
+      });
+    await handler(sqsEvent(batch({}), batch({ resend: 1 })));
+    expect(forgotten).toEqual([
+      ["c1", true, { room: "dev", userId: "u1" }], // a membership whose record is gone is dropped and announced
+      ["c1", true, undefined], // seconds later, $disconnect has most likely done both already
+    ]);
+  });
+
   it("drops a malformed batch instead of retrying it forever, and still works on the others", async () => {
     const { api, delivered } = fakeConnections();
     const handler = createFanoutWorkerHandler({

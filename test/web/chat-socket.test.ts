@@ -369,7 +369,7 @@ describe("ChatSocket", () => {
   });
 
   it("keeps the socket and renews again 10 s later when the server cannot check the renewal just now", async () => {
-    const { chat, sockets, last, getToken } = setup();
+    const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
     chat.start();
     await settle();
@@ -393,7 +393,7 @@ describe("ChatSocket", () => {
   });
 
   it("renews again 10 s later when a renewal gets no answer (API Gateway throttled or failed it)", async () => {
-    const { chat, sockets, last, getToken } = setup();
+    const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
     chat.start();
     await settle();
@@ -488,18 +488,18 @@ describe("ChatSocket", () => {
   describe("keep-alive", () => {
     const refresh = { action: "refresh", token: expect.any(String) };
 
-    it("sends the current token as a keep-alive after 9 quiet minutes, so API Gateway does not drop the socket", async () => {
+    it("sends the current token as a keep-alive after 8 quiet minutes, so API Gateway does not drop the socket", async () => {
       const { chat, sockets, last, getToken } = setup();
       chat.start();
       await settle();
       last().open();
-      await vi.advanceTimersByTimeAsync(540_000 - 1);
+      await vi.advanceTimersByTimeAsync(480_000 - 1);
       expect(last().sent).toEqual([]);
       await vi.advanceTimersByTimeAsync(1);
       expect(last().sent).toEqual([refresh]);
       expect(getToken).toHaveBeenLastCalledWith({ forceRefresh: false }); // no token refresh for a keep-alive
       last().receive({ type: "refreshed", expiresAt: Math.floor(Date.now() / 1000) + 3000 });
-      await vi.advanceTimersByTimeAsync(540_000);
+      await vi.advanceTimersByTimeAsync(480_000);
       expect(last().sent).toEqual([refresh, refresh]);
       expect(sockets).toHaveLength(1);
       expect(chat.state.status).toBe("live");
@@ -514,7 +514,7 @@ describe("ChatSocket", () => {
       chat.sendMessage("lobby", "hi");
       await vi.advanceTimersByTimeAsync(300_000);
       expect(last().sent).toEqual([{ action: "sendmessage", room: "lobby", text: "hi" }]);
-      await vi.advanceTimersByTimeAsync(240_000);
+      await vi.advanceTimersByTimeAsync(180_000); // 8 minutes after the message
       expect(last().sent).toHaveLength(2);
     });
 
@@ -523,7 +523,7 @@ describe("ChatSocket", () => {
       chat.start();
       await settle();
       last().open();
-      await vi.advanceTimersByTimeAsync(540_000);
+      await vi.advanceTimersByTimeAsync(480_000);
       await vi.advanceTimersByTimeAsync(9_999);
       expect(chat.state.status).toBe("live");
       await vi.advanceTimersByTimeAsync(1);
@@ -540,7 +540,7 @@ describe("ChatSocket", () => {
       chat.start();
       await settle();
       last().open();
-      await vi.advanceTimersByTimeAsync(540_000);
+      await vi.advanceTimersByTimeAsync(480_000);
       last().receive({ message: "Too Many Requests", connectionId: "c", requestId: "r" });
       await vi.advanceTimersByTimeAsync(60_000);
       expect(sockets).toHaveLength(1);

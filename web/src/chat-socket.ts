@@ -84,7 +84,7 @@ export interface ChatSocketOptions {
   renewBeforeSeconds?: number | false;
   /**
    * Nothing sent for this long while live: send a keep-alive (a `refresh` with the current token). API Gateway closes
-   * a socket after 10 minutes without traffic. @default 540000
+   * a socket after 10 minutes without traffic, and a hidden tab's timers may fire up to a minute late. @default 480000
    */
   keepAliveAfterMs?: number;
   /** A keep-alive with no answer (no frame at all) by then: the socket is taken for dead and replaced. @default 10000 */
@@ -333,7 +333,7 @@ export class ChatSocket {
 
   /** Sends a keep-alive whenever nothing has been sent over `socket` for `keepAliveAfterMs`. */
   private keepAlive(socket: SocketLike): void {
-    const after = this.options.keepAliveAfterMs ?? 540_000;
+    const after = this.options.keepAliveAfterMs ?? 480_000;
     const idle = this.now() - this.lastSentAt;
     // Checked when the quiet stretch could have run out, not re-armed on every send.
     this.later(idle >= after ? after : after - idle, () => {

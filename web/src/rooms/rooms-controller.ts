@@ -509,9 +509,11 @@ export class RoomsController {
     const forRequest = inFlight?.room === name;
     const sentAt = this.lastSentAt.get(name);
     const aboutMessage = sentAt !== undefined && this.now() - sentAt < SEND_ERROR_WINDOW_MS;
-    // Told about it: not again. It is the oldest message of the room still on its way (one answer each, in order).
+    // Told about it: not again. Answers need not come in order (each frame has a Lambda of its own), so which message
+    // was refused is known only when it was the one of the room on its way: then its text can go back.
+    const onItsWay = this.unechoed.filter((sent) => sent.room === name).length;
     const refused = aboutMessage ? this.dropUnechoed((sent) => sent.room === name) : undefined;
-    const unsent = refused && { room: refused.room, text: refused.text };
+    const unsent = refused && onItsWay === 1 ? { room: refused.room, text: refused.text } : undefined;
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
@@ -565,10 +567,14 @@ export class RoomsController {
     // The message handler can take up to API Gateway's 29 s to fail ("Endpoint request timed out").
     const now = this.now();
     this.unechoed = this.unechoed.filter((sent) => now - sent.sentAt < UNECHOED_WINDOW_MS);
+    const onItsWay = this.unechoed.length;
     const refused = this.unechoed.shift();
     const inFlight = this.queue.inFlight;
     if (refused) {
-      const unsent = { room: refused.room, text: refused.text };
+      // Its text goes back only when it is surely the one refused, and surely not stored: a timed-out handler may
+      // still have saved and sent it.
+      const sure = onItsWay === 1 && frame.reason !== "timed-out";
+      const unsent = sure ? { room: refused.room, text: refused.text } : undefined;
       this.emit({ type: "send-error", code: frame.reason, message: GATEWAY_ERROR_TEXT[frame.reason], unsent });
     } else if (inFlight && frame.reason === "throttled") {
       this.queue.throttled();
