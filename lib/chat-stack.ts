@@ -139,6 +139,8 @@ export class ChatStack extends Stack {
     this.fanout = new FanoutWorkers(this, "Fanout", {
       environment: { ...tables, ...fanoutSettings },
       maxConcurrency: config.fanoutMaxWorkers,
+      // Failed batches hold message text: not kept past the history.
+      deadLetterRetention: Duration.days(Math.min(14, config.historyDays)),
     });
 
     // The authorizer touches no table. $connect stores the connection and puts it in the lobby.

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { Duration } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -45,6 +46,14 @@ export interface FanoutWorkersProps {
    * @default 3
    */
   readonly maxConcurrency?: number;
+
+  /**
+   * How long the dead-letter queue keeps a batch, 1 minute to 14 days. Batches hold the message text: keep them no
+   * longer than the rooms keep their history.
+   *
+   * @default Duration.days(14)
+   */
+  readonly deadLetterRetention?: Duration;
 }
 
 /**
@@ -55,6 +64,11 @@ export interface FanoutWorkersProps {
 export class FanoutWorkers extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
+  /**
+   * In alarm while the dead-letter queue holds a batch: a broadcast that some members never got. It has no action;
+   * add one (`deadLetterAlarm.addAlarmAction(new SnsAction(topic))`) to be told.
+   */
+  readonly deadLetterAlarm: Alarm;
   readonly worker: ChatFunction;
 
   constructor(scope: Construct, id: string, props: FanoutWorkersProps) {
@@ -77,7 +91,18 @@ export class FanoutWorkers extends Construct {
       environment: props.environment,
     });
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true };
-    this.deadLetterQueue = new Queue(this, "DeadLetters", { ...queueDefaults, retentionPeriod: Duration.days(14) });
+    this.deadLetterQueue = new Queue(this, "DeadLetters", {
+      ...queueDefaults,
+      retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
+    });
+    this.deadLetterAlarm = new Alarm(this, "DeadLettersAlarm", {
+      alarmDescription: "Fan-out batches that failed every receive: some members did not get a broadcast",
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     this.queue = new Queue(this, "Queue", {
       ...queueDefaults,
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),

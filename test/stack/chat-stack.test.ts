@@ -701,7 +701,7 @@ describe("ChatStack: web hosting", () => {
 });
 
 describe("ChatStack: fan-out workers", () => {
-  it("queue batches encrypted, TLS only, with a dead-letter queue after 3 receives", () => {
+  it("queue batches encrypted, TLS only, with a watched dead-letter queue after 3 receives", () => {
     const queueId = logicalId(full.fanout.queue);
     const dlqId = logicalId(full.fanout.deadLetterQueue);
     template.hasResourceProperties("AWS::SQS::Queue", {
@@ -709,6 +709,14 @@ describe("ChatStack: fan-out workers", () => {
       RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] }, maxReceiveCount: 3 },
     });
     template.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    // Failed batches hold message text: with a 7-day history, they go after 7 days too.
+    Template.fromStack(external).hasResourceProperties("AWS::SQS::Queue", { MessageRetentionPeriod: 7 * 86_400 });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [dlqId, "QueueName"] } }],
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
     for (const id of [queueId, dlqId]) {
       template.hasResourceProperties("AWS::SQS::QueuePolicy", {
         Queues: [{ Ref: id }],
