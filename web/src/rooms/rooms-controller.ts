@@ -91,6 +91,8 @@ interface SentMessage {
 
 /** Errors that mean "this room cannot be joined": the room leaves the list. */
 const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
+/** Joins refused with `too_many_rooms` tried again (see `onError`) before the room is given up. */
+const CAP_RETRIES = 3;
 /** Errors a request would earn again if sent again as it is: not retried. */
 const REQUEST_REFUSED = new Set<string>([ErrorCode.InvalidJson, ErrorCode.UnknownAction, ErrorCode.InvalidCursor]);
 /** An error for a room within this long of a message sent there is about that message. */
@@ -526,12 +528,18 @@ export class RoomsController {
         this.emit({ type: "send-error", code: frame.code, message: frame.message, unsent });
       return;
     }
+    // The page never holds more rooms than the server allows, so `too_many_rooms` means a `leave` sent just before
+    // (it has no answer) has not been done yet: the join is tried again, a few times, before the room is given up.
+    const overtookLeave =
+      frame.code === ErrorCode.TooManyRooms && (this.joinRetries.get(name)?.backoff.attempts ?? 0) < CAP_RETRIES;
+    const roomRefused = ROOM_REFUSED.has(frame.code) && !overtookLeave;
     if (forRequest && inFlight) {
       this.queue.settle(name, "error");
-      const handledBelow = ROOM_REFUSED.has(frame.code) || frame.code === ErrorCode.NotAMember;
+      const handledBelow = roomRefused || frame.code === ErrorCode.NotAMember;
       if (!handledBelow) this.requestFailed(inFlight, frame.code);
     }
-    if (ROOM_REFUSED.has(frame.code) && name !== LOBBY) {
+    if (overtookLeave) return;
+    if (roomRefused && name !== LOBBY) {
       this.forgetRoom(name);
       this.emit({ type: "room-error", message: `Could not join #${name}: ${frame.message}` });
       return;
