@@ -87,7 +87,8 @@ async function run(options: DynamoOptions, host: string) {
   }
 }
 
-async function createTable(
+/** Creates the table (unless it exists) and waits until it is ACTIVE: dynalite refuses item calls before. */
+export async function createTable(
   endpoint: string,
   input: ReturnType<typeof connectionTableCreateInput | typeof roomTableCreateInput>,
 ): Promise<void> {

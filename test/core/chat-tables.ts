@@ -1,20 +1,18 @@
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll } from "vitest";
 import type { Clock } from "../../core/clock.js";
 import { ConnectionStore } from "../../core/connection-store.js";
 import { connectionTableCreateInput } from "../../core/connection-table.js";
 import { createDocumentClient } from "../../core/dynamodb-client.js";
-import { LOCAL_ENDPOINT_SETTINGS } from "../../core/local-endpoint.js";
 import { RoomStore } from "../../core/room-store.js";
 import { roomTableCreateInput } from "../../core/room-table.js";
+import { createTable } from "../../sandbox/dynamo.js";
 import { closeServer, listenOn } from "../../sandbox/server-lifecycle.js";
 
 /** A real DynamoDB implementation (dynalite) in this process, with fresh chat tables on demand. */
 export async function startTables() {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const endpoint = `http://127.0.0.1:${await listenOn(server, 0, "127.0.0.1")}`;
-  const raw = new DynamoDBClient({ endpoint, ...LOCAL_ENDPOINT_SETTINGS });
   const doc = createDocumentClient({ endpoint });
   let count = 0;
   return {
@@ -23,8 +21,10 @@ export async function startTables() {
     /** New, empty tables and stores over them. */
     async fresh(clock: Clock) {
       const suffix = ++count;
-      await raw.send(new CreateTableCommand(connectionTableCreateInput(`connections-${suffix}`)));
-      await raw.send(new CreateTableCommand(roomTableCreateInput(`rooms-${suffix}`)));
+      // Until ACTIVE, dynalite answers item calls with ResourceNotFoundException: on a busy machine, the first one
+      // can come before that.
+      await createTable(endpoint, connectionTableCreateInput(`connections-${suffix}`));
+      await createTable(endpoint, roomTableCreateInput(`rooms-${suffix}`));
       return {
         connections: new ConnectionStore(doc, `connections-${suffix}`, clock),
         rooms: new RoomStore(doc, `rooms-${suffix}`, clock),
