@@ -47,6 +47,7 @@ function setup(
     live?: boolean;
     joinBackoff?: RoomsControllerOptions["joinBackoff"];
     isPageVisible?: () => boolean;
+    maxMessagesPerRoom?: number;
   } = {},
 ) {
   const sent: ClientFrame[] = [];
@@ -58,6 +59,7 @@ function setup(
     storage,
     joinBackoff: options.joinBackoff,
     isPageVisible: options.isPageVisible,
+    maxMessagesPerRoom: options.maxMessagesPerRoom,
     send: (frame) => {
       if (!connected) return false;
       sent.push(frame);
@@ -853,6 +855,30 @@ describe("API Gateway's own errors", () => {
     expect(sendErrors()).toEqual([]);
     vi.advanceTimersByTime(60_000);
     expect(takeSent()).toEqual([]);
+  });
+});
+
+describe("keeping rooms light", () => {
+  it("trims rooms off screen at the limit, and the room on screen only when it leaves it or grows five times past", () => {
+    const { rooms, frame, events, answerJoin, ids } = setup({ maxMessagesPerRoom: 3 });
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    rooms.select("lobby");
+    const trims = () => events.flatMap((e) => (e.type === "trimmed" ? [`${e.room}:${e.removed.length}`] : []));
+    for (const m of msgs("design", 1, 5)) frame(m);
+    expect(ids("design")).toEqual([3, 4, 5]);
+    // The person may be reading back in the room on screen: what they read stays.
+    for (const m of msgs("lobby", 1, 15)) frame(m);
+    expect(ids("lobby")).toHaveLength(15);
+    expect(trims()).toEqual(["design:1", "design:1"]);
+    rooms.select("design");
+    expect(ids("lobby")).toEqual([13, 14, 15]);
+    for (const m of msgs("design", 6, 17)) frame(m);
+    expect(ids("design")).toHaveLength(15);
+    frame(msg("design", 18)); // past five times the limit: trimmed in one go
+    expect(ids("design")).toEqual([16, 17, 18]);
+    expect(trims()).toEqual(["design:1", "design:1", "lobby:12", "design:13"]);
   });
 });
 

@@ -65,7 +65,10 @@ export interface RoomsControllerOptions {
    * @default 1000
    */
   gapFillDelayMs?: number;
-  /** Rooms keep at most this many messages; older ones can be fetched again by scrolling. @default 1000 */
+  /**
+   * Rooms keep at most this many messages (the room on screen up to five times as many, until it leaves the screen);
+   * older ones can be fetched again by scrolling. @default 1000
+   */
   maxMessagesPerRoom?: number;
   /** The server's rate limit and the queue's timing; the controller supplies the rest. */
   queue?: Pick<RequestQueueOptions, "burst" | "perSecond" | "reserve" | "timeoutMs">;
@@ -91,6 +94,8 @@ interface SentMessage {
 
 /** Errors that mean "this room cannot be joined": the room leaves the list. */
 const ROOM_REFUSED = new Set<string>([ErrorCode.InvalidRoom, ErrorCode.TooManyRooms]);
+/** The room on screen holds up to this many times `maxMessagesPerRoom` before it is trimmed (see `afterMerge`). */
+const ON_SCREEN_SLACK = 5;
 /** Joins refused with `too_many_rooms` tried again (see `onError`) before the room is given up. */
 const CAP_RETRIES = 3;
 /** Errors a request would earn again if sent again as it is: not retried. */
@@ -208,6 +213,8 @@ export class RoomsController {
     if (!room) return;
     this.joinAgain(name);
     if (name === this.selectedRoom) return;
+    const left = this.rooms.get(this.selectedRoom);
+    if (left && left.messages.length > this.maxMessages()) this.trim(left.name, left); // off screen now
     this.selectedRoom = name;
     this.rooms.set(name, markRead(room));
     this.persist({ selected: name });
@@ -445,6 +452,20 @@ export class RoomsController {
     return name === this.selectedRoom && (this.options.isPageVisible?.() ?? true);
   }
 
+  private maxMessages(): number {
+    return this.options.maxMessagesPerRoom ?? 1000;
+  }
+
+  /** Drops the room's oldest messages past the limit, and tells the views; returns the room as it is now. */
+  private trim(name: string, room: RoomState): RoomState {
+    const trimmed = trimOldest(room, this.maxMessages());
+    if (trimmed.removed.length === 0) return room;
+    this.rooms.set(name, trimmed.room);
+    this.emit({ type: "trimmed", room: name, removed: trimmed.removed });
+    this.emit({ type: "older", room: name });
+    return trimmed.room;
+  }
+
   /** Keeps a merge's result: the room, its read mark (soon), and the new messages for the views. */
   private commit(name: string, before: RoomState, result: Merged, arrival: Arrival): void {
     this.rooms.set(name, result.room);
@@ -457,13 +478,11 @@ export class RoomsController {
     let room = this.rooms.get(name);
     if (!room) return;
     if (arrival === "live" || arrival === "newer") {
-      const trimmed = trimOldest(room, this.options.maxMessagesPerRoom ?? 1000);
-      if (trimmed.removed.length > 0) {
-        room = trimmed.room;
-        this.rooms.set(name, room);
-        this.emit({ type: "trimmed", room: name, removed: trimmed.removed });
-        this.emit({ type: "older", room: name });
-      }
+      // The room on screen may be scrolled back: trimmed at every message, it would pull away what the person reads
+      // (and scrolling back would fetch it again). It is trimmed when it leaves the screen, or in one go past five
+      // times the limit.
+      const max = this.maxMessages();
+      if (room.messages.length > (this.onScreen(name) ? ON_SCREEN_SLACK * max : max)) room = this.trim(name, room);
     }
     if (hasGap(room) && this.live && !this.gapTimers.has(name)) {
       // Not at once: messages sent together can arrive out of order, and the missing one is usually a moment away.
