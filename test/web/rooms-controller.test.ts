@@ -325,6 +325,22 @@ describe("the same person's other tabs", () => {
     expect(storedList(storage).readUpTo.lobby).toBe(messageId(3));
   });
 
+  it("leaves the lobby's unread count when the room on screen is left from another tab while this one is hidden", () => {
+    let visible = true;
+    const { rooms, frame, answerJoin } = setup({ isPageVisible: () => visible });
+    answerJoin("lobby", []);
+    rooms.joinByName("design");
+    answerJoin("design", []);
+    frame(msg("lobby", 1));
+    visible = false;
+    rooms.leave("design"); // as a leave from another tab does, through syncFromStorage
+    expect(rooms.selected).toBe("lobby");
+    expect(rooms.totalUnread).toBe(1);
+    visible = true;
+    rooms.pageShown();
+    expect(rooms.totalUnread).toBe(0);
+  });
+
   it("does not count a message as unread when the other tab has already shown it", () => {
     const { a, b, toA, toB } = twoTabs();
     a.rooms.joinByName("design");

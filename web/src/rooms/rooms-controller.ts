@@ -716,7 +716,8 @@ export class RoomsController {
     const wasSelected = this.selectedRoom === name;
     if (wasSelected) {
       this.selectedRoom = LOBBY;
-      this.rooms.set(LOBBY, markRead(this.rooms.get(LOBBY) ?? emptyRoom(LOBBY)));
+      const lobby = this.rooms.get(LOBBY) ?? emptyRoom(LOBBY);
+      this.rooms.set(LOBBY, this.onScreen(LOBBY) ? markRead(lobby) : lobby);
       this.emit({ type: "selected", room: LOBBY });
     }
     this.persist({ left: name, ...(wasSelected ? { selected: LOBBY } : {}) });
