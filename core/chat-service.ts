@@ -162,7 +162,16 @@ export class ChatService {
     // history, and one joining meanwhile (which writes its membership before it reads the history) gets one or the
     // other. Reading the members alongside the save would be a round trip sooner and break that.
     await rooms.saveMessage(message, this.nowSeconds() + this.retentionSeconds);
-    const result = await this.toRoom(room, message);
+    let result: FanoutResult;
+    try {
+      result = await this.toRoom(room, message);
+    } catch (err) {
+      // Stored, so not a failure to the sender (who would send it again, twice in the history): members that missed
+      // it find it in the history at their next message or reconnect, and the sender at least sees it went in.
+      log.error("the message is stored but its broadcast failed", { room, messageId: message.id, error: err });
+      await this.send(connection.connectionId, message).catch(() => {});
+      return;
+    }
     log.info("message broadcast", { room, messageId: message.id, userId: connection.userId, ...result });
   }
 

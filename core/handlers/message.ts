@@ -1,7 +1,7 @@
 import { type ChatService, SessionEndedError } from "../chat-service.js";
 import { parseClientRequest } from "../client-request.js";
 import { systemClock } from "../clock.js";
-import { type ConnectionsApi, sendFrame } from "../connections-api.js";
+import { type ConnectionsApi, isGone, sendFrame } from "../connections-api.js";
 import type { Env } from "../env.js";
 import { InvalidRequestError } from "../errors.js";
 import { type Logger, loggerFromEnv } from "../logger.js";
@@ -39,6 +39,11 @@ export function createMessageHandler({ chat, api, logger }: MessageDeps) {
           await api.close(connectionId).catch((closeErr: unknown) => log.warn("close failed", { error: closeErr }));
         }
         return { statusCode: 400 };
+      }
+      if (isGone(err)) {
+        // The sender's own socket closed while it was being answered (a tab closed during a join): nobody to tell.
+        log.info("the sender left before its answer", { error: err });
+        return { statusCode: 200 };
       }
       log.error("message handling failed", { error: err });
       await reply(api, connectionId, { code: ErrorCode.InternalError, message: "That did not work.", room }, log);

@@ -292,12 +292,31 @@ describe("message handler", () => {
     expect(received().get("conn-A=")?.at(-1)).toMatchObject({ type: "error", code: "rate_limited" });
   });
 
-  it("answers internal_error when DynamoDB fails, without crashing", async () => {
-    dynamo.on(QueryCommand).rejects(new Error("ProvisionedThroughputExceededException"));
+  it("answers internal_error when DynamoDB fails before the message is stored, without crashing", async () => {
+    dynamo.on(PutCommand).rejects(new Error("ProvisionedThroughputExceededException"));
     const { handler, logs } = setup();
     expect((await handler(send("hi"))).statusCode).toBe(500);
     expect(received().get("conn-A=")?.[0]).toMatchObject({ type: "error", code: "internal_error" });
     expect(logs.all()).toContain("message handling failed");
+  });
+
+  it("shows the sender its stored message, not internal_error, when the broadcast after the save fails", async () => {
+    dynamo.on(QueryCommand).rejects(new Error("ProvisionedThroughputExceededException"));
+    const { handler, logs } = setup();
+    expect((await handler(send("hi"))).statusCode).toBe(200);
+    // Told it failed, the sender would send it again: twice in the history.
+    expect(received().get("conn-A=")).toEqual([expect.objectContaining({ type: "message", text: "hi" })]);
+    expect(logs.all()).toContain("the message is stored but its broadcast failed");
+  });
+
+  it("does not take a sender gone before its answer for a failure", async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    poster.answer("conn-A=", gone("conn-A=")); // the tab closed while its history was read
+    const { handler, logs } = setup();
+    const body = JSON.stringify({ action: "history", room: "lobby", before: "000000000009" });
+    expect((await handler(webSocketEvent("history", { body }))).statusCode).toBe(200);
+    expect(logs.all()).not.toContain("message handling failed");
+    expect(logs.all()).toContain("the sender left before its answer");
   });
 
   it("never logs the message text at info", async () => {
