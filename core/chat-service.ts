@@ -332,13 +332,15 @@ export class ChatService {
     if (!renewed) {
       throw new SessionEndedError(ErrorCode.Unauthenticated, "This connection is no longer signed in.");
     }
+    // The session's end as it now is: a renewal running alongside with a later token may have set it further.
+    const endsAt = renewed.expiresAt;
     // The rooms as of the renewal, some maybe joined since the record was read: a `join` whose membership is not
     // written yet reads the new expiry after writing it.
     for (const room of renewed.rooms ?? []) {
-      await rooms.setMemberExpiry(room, connection.userId, connection.connectionId, expiresAt);
+      await rooms.setMemberExpiry(room, connection.userId, connection.connectionId, endsAt);
     }
-    await this.send(connection.connectionId, { type: "refreshed", expiresAt });
-    log.info("session refreshed", { userId: connection.userId, expiresAt });
+    await this.send(connection.connectionId, { type: "refreshed", expiresAt: endsAt });
+    log.info("session refreshed", { userId: connection.userId, expiresAt: endsAt });
   }
 
   /** Takes a token from the connection's bucket; a concurrent frame from the same connection means read again. */

@@ -34,19 +34,23 @@ export class ConnectionStore {
   }
 
   /**
-   * Extends the session of a connection held by `userId`, and resolves to the record as it now is (its rooms may
-   * have changed since it was read); undefined when there is no such connection.
+   * Extends the session of a connection held by `userId` to `expiresAt`, never back (of two renewals at once, the
+   * later end stays), and resolves to the record as it now is (its rooms may have changed since it was read, its
+   * end may be later still); undefined when there is no such connection.
    */
   async renew(connectionId: string, userId: string, expiresAt: number): Promise<ConnectionRecord | undefined> {
     const output = await this.conditionalUpdate({
       Key: this.key(connectionId),
       UpdateExpression: "SET expiresAt = :exp",
-      ConditionExpression: "attribute_exists(#id) AND userId = :user",
+      ConditionExpression: "attribute_exists(#id) AND userId = :user AND expiresAt < :exp",
       ExpressionAttributeNames: { "#id": ConnectionTable.partitionKey },
       ExpressionAttributeValues: { ":exp": expiresAt, ":user": userId },
       ReturnValues: "ALL_NEW",
     });
-    return output?.Attributes as ConnectionRecord | undefined;
+    if (output) return output.Attributes as ConnectionRecord;
+    // Gone, someone else's, or already renewed further: only the last is a renewal.
+    const current = await this.get(connectionId);
+    return current?.userId === userId ? current : undefined;
   }
 
   /**

@@ -97,7 +97,10 @@ export class RoomStore {
     );
   }
 
-  /** Carries a refreshed session's end onto the connection's memberships, so broadcasts keep sending to it. */
+  /**
+   * Carries a refreshed session's end onto the connection's membership, so broadcasts keep sending to it; never back
+   * (a slower renewal to an earlier end changes nothing).
+   */
   async setMemberExpiry(room: string, userId: string, connectionId: string, expiresAt: number): Promise<void> {
     try {
       await this.client.send(
@@ -105,7 +108,7 @@ export class RoomStore {
           TableName: this.tableName,
           Key: this.key(room, SortKey.member(userId, connectionId)),
           UpdateExpression: "SET expiresAt = :exp",
-          ConditionExpression: "attribute_exists(sk)",
+          ConditionExpression: "attribute_exists(sk) AND expiresAt < :exp",
           ExpressionAttributeValues: { ":exp": expiresAt },
         }),
       );

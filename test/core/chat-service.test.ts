@@ -562,6 +562,24 @@ describe("presence", () => {
     expect(member).toMatchObject({ connectionId: "a", expiresAt: renewedUntil });
   });
 
+  it("keeps the later session end when two refreshes cross, and says so to both", async () => {
+    const { api, connections, rooms, hold, open, act } = await chatRoom();
+    await open("a", "ada");
+    await act("a", { action: "join", room: "dev" });
+    const [sooner, later] = [1_795_932_000 + 5400, 1_795_932_000 + 7200];
+    // A slow renewal to the sooner end is overtaken by one to the later end (a retry with a newer token).
+    const renewal = hold("before", "renew");
+    const slow = act("a", { action: "refresh", token: `ada:${sooner}` });
+    await renewal.reached;
+    await act("a", { action: "refresh", token: `ada:${later}` });
+    renewal.release();
+    await slow;
+    expect((await connections.get("a"))?.expiresAt).toBe(later);
+    const [member] = (await rooms.members("dev").next()).value ?? [];
+    expect(member?.expiresAt).toBe(later);
+    expect(api.of("a", "refreshed").map((f) => f.expiresAt)).toEqual([later, later]);
+  });
+
   it("carries a refresh onto a room joined between its read of the connection and its renewal", async () => {
     const { rooms, hold, open, act } = await chatRoom();
     await open("a", "ada");

@@ -242,6 +242,8 @@ describe("message handler", () => {
   const refresh = (token: string) => webSocketEvent("refresh", { body: JSON.stringify({ action: "refresh", token }) });
 
   it("extends the session on a refresh with a valid token of the same user", async () => {
+    // The renewed record, as UpdateItem's ALL_NEW returns it.
+    dynamo.on(UpdateCommand).resolves({ Attributes: { ...senderRecord, expiresAt: now / 1000 + 3600 } });
     const { handler } = setup();
     expect((await handler(refresh("valid:u-ada"))).statusCode).toBe(200);
     expect(received().get("conn-A=")?.[0]).toEqual({ type: "refreshed", expiresAt: now / 1000 + 3600 });
