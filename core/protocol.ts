@@ -63,8 +63,11 @@ export const TOKEN_IDENTITY_SOURCES: Record<TokenTransport, string> = {
 export const Limits = {
   /** Longest chat text, in characters after trimming. */
   maxTextLength: 2000,
-  /** API Gateway closes a socket with 1009 on a message over 128 KB. */
-  maxMessageBytes: 128 * 1024,
+  /**
+   * API Gateway closes a socket with 1009 on a client frame over 32 KB (a message may be up to 128 KB in several
+   * frames, but browsers send each message as one frame).
+   */
+  maxFrameBytes: 32 * 1024,
   /** PostToConnection `Data` limit. */
   maxPostBytes: 131_072,
   /** API Gateway closes idle sockets after 10 minutes. */

@@ -56,8 +56,12 @@ export interface GatewayOptions {
   routeSelectionExpression: string;
   identitySource: IdentitySource;
   limits: ConnectionLimits;
-  /** Larger messages close the socket with 1009. */
-  maxMessageBytes: number;
+  /**
+   * Larger client frames close the socket with 1009. ws counts a message's frames together, so a message sent in
+   * several frames is held to this too, where API Gateway would take up to 128 KB: clients (browsers, ws) send one
+   * frame a message.
+   */
+  maxFrameBytes: number;
   /**
    * Whether message and disconnect events carry `requestContext.authorizer`. AWS sends it; `false` checks that the
    * handlers manage without it (FACTS.md: do not rely on it).
@@ -106,7 +110,7 @@ export class Gateway {
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      maxPayload: options.maxMessageBytes,
+      maxPayload: options.maxFrameBytes,
       // ws validates the handshake first, so malformed upgrades get 400 before any handler runs.
       verifyClient: (info, done) => this.verify(info.req, done),
       handleProtocols: (_offered, req) => this.pending.get(req)?.protocol ?? false,

@@ -35,8 +35,8 @@ export interface GatewaySettings {
   maxConnectionAgeMs: number;
   /** A handler that runs longer gives the client an error, as API Gateway's 29 s limit does. @default 29000 */
   integrationTimeoutMs: number;
-  /** @default Limits.maxMessageBytes (128 KB) */
-  maxMessageBytes: number;
+  /** Client frames larger close the socket with 1009. @default Limits.maxFrameBytes (32 KB) */
+  maxFrameBytes: number;
   /** Whether message and disconnect events carry `requestContext.authorizer`, as on AWS. @default true */
   forwardAuthorizerContext: boolean;
   /** In method ARNs. @default "us-east-1" */
@@ -177,7 +177,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     idleTimeoutMs: Limits.idleTimeoutSeconds * 1000,
     maxConnectionAgeMs: Limits.maxConnectionSeconds * 1000,
     integrationTimeoutMs: 29_000,
-    maxMessageBytes: Limits.maxMessageBytes,
+    maxFrameBytes: Limits.maxFrameBytes,
     forwardAuthorizerContext: true,
     region: "us-east-1",
     accountId: "000000000000",
@@ -292,7 +292,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
       identitySource: parseIdentitySource(TOKEN_IDENTITY_SOURCES[tokenTransport]),
       limits: settings,
-      maxMessageBytes: settings.maxMessageBytes,
+      maxFrameBytes: settings.maxFrameBytes,
       forwardAuthorizerContext: settings.forwardAuthorizerContext,
       clock,
       log,

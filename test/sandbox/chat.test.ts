@@ -121,16 +121,16 @@ describe("chat through the sandbox", () => {
     await Promise.all([hank.close(), ivy.close()]);
   });
 
-  it("closes a socket with 1009 on a message over 128 KB, and accepts one of exactly 128 KB", async () => {
+  it("closes a socket with 1009 on a frame over 32 KB, as API Gateway does, and accepts one of exactly 32 KB", async () => {
     const jack = await connectAs(sandbox, "jack");
     const id = connectionIdOf(sandbox, jack.userId);
     const atLimit = JSON.stringify({ action: "sendmessage", text: "" }).length;
-    jack.send(JSON.stringify({ action: "sendmessage", text: "y".repeat(128 * 1024 - atLimit) }));
+    jack.send(JSON.stringify({ action: "sendmessage", text: "y".repeat(32 * 1024 - atLimit) }));
     await jack.waitFor((frame) => (frame as ErrorFrame).code === "text_too_long");
     expect(jack.isOpen).toBe(true);
 
     const ended = sandbox.hooks.whenEnded(id);
-    jack.send("z".repeat(128 * 1024 + 1));
+    jack.send("z".repeat(32 * 1024 + 1));
 
     expect((await jack.closed).code).toBe(1009);
     expect(await ended).toMatchObject({ code: 1009, cause: "oversize" });
