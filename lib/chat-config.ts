@@ -12,7 +12,7 @@ export const ContextKey = {
    */
   SupertokensConnectionUri: "supertokensConnectionUri",
   /**
-   * Mode (a), optional: name of an SSM SecureString parameter, created by you in the stack's account and Region
+   * Mode (a): name of an SSM SecureString parameter, created by you in the stack's account and Region
    * (`aws ssm put-parameter --type SecureString --name /chat/supertokens-api-key --value ...`), holding the core's
    * API key. The function reads it at cold start; the template holds only the name. Required unless
    * `allowCoreWithoutApiKey`.

@@ -86,6 +86,13 @@ function setup(overrides: Partial<ChatSocketOptions> = {}) {
 /** Lets pending promises (token fetches) settle without moving the clock. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
 
+/** Starts `chat` and opens its first socket: the connection is live. */
+async function startLive(chat: ChatSocket, last: () => FakeSocket) {
+  chat.start();
+  await settle();
+  last().open();
+}
+
 /** Starts `chat` and checks that it stopped for good on its first token: no socket, no retry, one token asked. */
 async function expectStoppedAtStart(
   { chat, sockets, getToken, states }: Pick<ReturnType<typeof setup>, "chat" | "sockets" | "getToken" | "states">,
@@ -163,9 +170,7 @@ describe("ChatSocket", () => {
 
   it("reconnects by itself after a drop, with a new token each attempt", async () => {
     const { chat, sockets, last, getToken } = setup();
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     last().drop(1001);
     const state = chat.state;
     expect(state).toMatchObject({ status: "reconnecting", reason: "dropped", attempt: 1 });
@@ -241,9 +246,7 @@ describe("ChatSocket", () => {
 
   it("goes signed-out when the session is found gone after a drop", async () => {
     const { chat, sockets, getToken, last } = setup();
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     getToken.mockResolvedValue(undefined);
     last().refuse();
     await vi.advanceTimersByTimeAsync(60_000);
@@ -265,9 +268,7 @@ describe("ChatSocket", () => {
 
   it("closes the socket on stop and never reconnects", async () => {
     const { chat, sockets, last } = setup();
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     chat.stop();
     expect(last().closedWith).toBe(1000);
     expect(chat.state).toEqual({ status: "signed-out", reason: "stopped" });
@@ -303,9 +304,7 @@ describe("ChatSocket", () => {
     const { chat, last } = setup();
     const frames: unknown[] = [];
     chat.onFrame((frame) => frames.push(frame));
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     const message = {
       type: "message",
       room: "lobby",
@@ -322,9 +321,7 @@ describe("ChatSocket", () => {
 
   it("reconnects with a re-checked session when the server says the session is over", async () => {
     const { chat, last, getToken, sockets } = setup();
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     last().receive({ type: "error", code: "session_expired", message: "Your session has expired." });
     expect(last().closedWith).toBe(4000);
     await settle();
@@ -336,9 +333,7 @@ describe("ChatSocket", () => {
 
   it("keeps other error frames on the same socket", async () => {
     const { chat, last } = setup();
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     last().receive({ type: "error", code: "text_too_long", message: "too long" });
     expect(last().closedWith).toBeUndefined();
     expect(chat.state.status).toBe("live");
@@ -348,9 +343,7 @@ describe("ChatSocket", () => {
     // No keep-alives: with 10-minute tokens they would fall due with the renewals.
     const { chat, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     expect(chat.sessionExpiresAt).toBe(Math.floor(Date.now() / 1000) + 600);
 
     await vi.advanceTimersByTimeAsync(539_000);
@@ -371,9 +364,7 @@ describe("ChatSocket", () => {
   it("keeps the socket and renews again 10 s later when the server cannot check the renewal just now", async () => {
     const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     await vi.advanceTimersByTimeAsync(540_000);
     expect(last().sent).toHaveLength(1);
 
@@ -395,9 +386,7 @@ describe("ChatSocket", () => {
   it("renews again 10 s later when a renewal gets no answer (API Gateway throttled or failed it)", async () => {
     const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 3_600_000 });
     getToken.mockImplementation(async () => tokenFor(1, 600));
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     await vi.advanceTimersByTimeAsync(540_000);
     last().receive({ message: "Too Many Requests", connectionId: "c", requestId: "r" });
     await vi.advanceTimersByTimeAsync(9_000);
@@ -416,9 +405,7 @@ describe("ChatSocket", () => {
   it("does not renew in a tight loop when tokens live shorter than the margin", async () => {
     const { chat, last, getToken } = setup();
     getToken.mockImplementation(async () => tokenFor(1, 30));
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     await vi.advanceTimersByTimeAsync(14_000);
     expect(last().sent).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1_000); // half the remaining 30 s
@@ -427,9 +414,7 @@ describe("ChatSocket", () => {
 
   it("can leave renewal to the server (renewBeforeSeconds: false)", async () => {
     const { chat, last, sockets } = setup({ renewBeforeSeconds: false, keepAliveAfterMs: 7_200_000 });
-    chat.start();
-    await settle();
-    last().open();
+    await startLive(chat, last);
     await vi.advanceTimersByTimeAsync(3_600_000);
     expect(last().sent).toEqual([]);
     expect(sockets).toHaveLength(1);
@@ -442,9 +427,7 @@ describe("ChatSocket", () => {
       const { chat, sockets, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
       // The server is two hours behind the page: every token's exp is in the page's past.
       getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() - 2 * hour));
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(59 * 60_000 - 1);
       expect(last().sent).toEqual([]);
       expect(getToken).toHaveBeenCalledTimes(1);
@@ -464,9 +447,7 @@ describe("ChatSocket", () => {
     it("renews on time with a clock hours behind", async () => {
       const { chat, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
       getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() + 2 * hour));
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(59 * 60_000 - 1);
       expect(last().sent).toEqual([]);
       await vi.advanceTimersByTimeAsync(1);
@@ -477,9 +458,7 @@ describe("ChatSocket", () => {
       const { chat, last, getToken } = setup({ keepAliveAfterMs: 7_200_000 });
       // Handed out as it was, 50 minutes into its hour.
       getToken.mockImplementation(async () => tokenFor(1, 3600, "u1", Date.now() - 50 * 60_000));
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(9 * 60_000);
       expect(last().sent).toEqual([{ action: "refresh", token: expect.any(String) }]);
     });
@@ -490,9 +469,7 @@ describe("ChatSocket", () => {
 
     it("sends the current token as a keep-alive after 8 quiet minutes, so API Gateway does not drop the socket", async () => {
       const { chat, sockets, last, getToken } = setup();
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(480_000 - 1);
       expect(last().sent).toEqual([]);
       await vi.advanceTimersByTimeAsync(1);
@@ -507,9 +484,7 @@ describe("ChatSocket", () => {
 
     it("sends none while messages go out", async () => {
       const { chat, last } = setup();
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(300_000);
       chat.sendMessage("lobby", "hi");
       await vi.advanceTimersByTimeAsync(300_000);
@@ -520,9 +495,7 @@ describe("ChatSocket", () => {
 
     it("takes a socket whose keep-alive gets no answer in 10 s for dead and reconnects", async () => {
       const { chat, sockets, last } = setup();
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(480_000);
       await vi.advanceTimersByTimeAsync(9_999);
       expect(chat.state.status).toBe("live");
@@ -537,9 +510,7 @@ describe("ChatSocket", () => {
 
     it("keeps the socket when the keep-alive is answered with an error", async () => {
       const { chat, sockets, last } = setup();
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(480_000);
       last().receive({ message: "Too Many Requests", connectionId: "c", requestId: "r" });
       await vi.advanceTimersByTimeAsync(60_000);
@@ -550,9 +521,7 @@ describe("ChatSocket", () => {
     it("probes at once on request (back online, tab shown again), and replaces a half-open socket", async () => {
       const { chat, sockets, last } = setup();
       chat.probe(); // not live: nothing to probe
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       chat.probe();
       await settle();
       expect(last().sent).toEqual([refresh]);
@@ -567,9 +536,7 @@ describe("ChatSocket", () => {
 
     it("skips a wake-up probe when a frame came moments ago, and sends one when the socket has been quiet", async () => {
       const { chat, last } = setup();
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       await vi.advanceTimersByTimeAsync(60_000);
       last().receive({ type: "refreshed", expiresAt: 9_999_999_999 });
       await vi.advanceTimersByTimeAsync(10_000);
@@ -646,9 +613,7 @@ describe("ChatSocket", () => {
 
     it("does not reconnect as the other user after a drop", async () => {
       const { chat, sockets, getToken, last } = setup({ userId: "u1" });
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       getToken.mockImplementation(async () => tokenFor(2, 3600, "u2"));
       last().drop();
       await vi.advanceTimersByTimeAsync(120_000);
@@ -659,9 +624,7 @@ describe("ChatSocket", () => {
     it("closes the socket instead of renewing with the other user's token", async () => {
       const { chat, sockets, getToken, last } = setup({ userId: "u1" });
       getToken.mockImplementation(async () => tokenFor(1, 600));
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       getToken.mockImplementation(async () => tokenFor(2, 600, "u2"));
       await vi.advanceTimersByTimeAsync(540_000);
       expect(last().sent).toEqual([]); // no refresh with a token the server would refuse as another user's
@@ -673,9 +636,7 @@ describe("ChatSocket", () => {
 
     it("goes on as usual with its own user's tokens", async () => {
       const { chat, last } = setup({ userId: "u1" });
-      chat.start();
-      await settle();
-      last().open();
+      await startLive(chat, last);
       expect(chat.state.status).toBe("live");
     });
   });

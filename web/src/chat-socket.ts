@@ -119,9 +119,11 @@ export class ChatSocket {
   private attempting = false;
   private forceRefreshNext = false;
   private refusedInARow = 0;
-  private tokenExp: number | undefined;
-  /** When the live session ends on the local clock, and the token it was last measured from. */
-  private clock: { token: string; clock: SessionClock | undefined } | undefined;
+  /**
+   * The live connection's session: when it ends as the server holds it (the token's `exp`, then `refreshed`), and on
+   * this page's clock, measured from `token` (the last one sent).
+   */
+  private session: { expiresAt: number | undefined; token: string; clock: SessionClock | undefined } | undefined;
   private lastSentAt = 0;
   private lastHeardAt = 0;
   /** A `refresh` is on its way (its token being fetched): traffic enough, no keep-alive needed beside it. */
@@ -145,7 +147,7 @@ export class ChatSocket {
 
   /** `exp` (epoch seconds) the server holds for the live connection: from the token, then from `refreshed` frames. */
   get sessionExpiresAt(): number | undefined {
-    return this.tokenExp;
+    return this.session?.expiresAt;
   }
 
   onState(listener: (state: ConnectionState) => void): () => void {
@@ -174,8 +176,7 @@ export class ChatSocket {
     this.clearTimers();
     const socket = this.socket;
     this.socket = undefined;
-    this.tokenExp = undefined;
-    this.clock = undefined;
+    this.session = undefined;
     if (socket) {
       socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
       socket.close(1000, "signed out");
@@ -263,8 +264,7 @@ export class ChatSocket {
       this.attempting = false;
       opened = true;
       this.refusedInARow = 0;
-      this.tokenExp = tokenExpiry(token);
-      this.clock = { token, clock };
+      this.session = { expiresAt: tokenExpiry(token), token, clock };
       this.lastSentAt = this.lastHeardAt = this.now();
       this.setState({ status: "live" });
       this.later(this.options.stableAfterMs ?? 5_000, () => this.backoff.reset());
@@ -278,10 +278,10 @@ export class ChatSocket {
       this.probeTimer = undefined;
       const frame = parseServerFrame(event.data);
       if (!frame) return;
-      if (frame.type === "refreshed") {
-        this.tokenExp = frame.expiresAt;
-        const measured = this.clock?.clock;
-        if (this.clock && measured) this.clock.clock = extendClock(measured, frame.expiresAt);
+      if (frame.type === "refreshed" && this.session) {
+        const { clock: measured } = this.session;
+        this.session.expiresAt = frame.expiresAt;
+        this.session.clock = measured && extendClock(measured, frame.expiresAt);
         this.scheduleRenewal(socket);
       }
       for (const listener of this.frameListeners) listener(frame);
@@ -303,8 +303,7 @@ export class ChatSocket {
       this.cancel(connectTimer);
       if (this.socket !== socket) return;
       this.socket = undefined;
-      this.tokenExp = undefined;
-      this.clock = undefined;
+      this.session = undefined;
       if (!opened) {
         // Re-check the session on the first refusal of a run and every few after, not on every attempt: while the
         // server is merely down that would cost a refresh call per retry. The later re-checks catch a token that
@@ -326,8 +325,7 @@ export class ChatSocket {
     socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
     socket.close(4000, "no answer");
     this.socket = undefined;
-    this.tokenExp = undefined;
-    this.clock = undefined;
+    this.session = undefined;
     this.retryLater("dropped");
   }
 
@@ -357,7 +355,7 @@ export class ChatSocket {
     if (this.renewalTimer !== undefined) this.cancel(this.renewalTimer);
     this.renewalTimer = undefined;
     const margin = this.options.renewBeforeSeconds ?? REFRESH_MARGIN_SECONDS;
-    const clock = this.clock?.clock;
+    const clock = this.session?.clock;
     if (margin === false || clock === undefined) return;
     this.renewalTimer = this.later(renewalDelay(clock, this.now(), margin), () => void this.renew(socket));
   }
@@ -391,7 +389,9 @@ export class ChatSocket {
     if (token === undefined) return this.stop("no-session");
     if (this.isSomeoneElses(token)) return this.stop("other-user");
     // The server's `refreshed` will be read against this token (the same one again keeps how it was measured).
-    if (this.clock?.token !== token) this.clock = { token, clock: clockForToken(token, this.now(), forceRefresh) };
+    if (this.session && this.session.token !== token) {
+      this.session = { ...this.session, token, clock: clockForToken(token, this.now(), forceRefresh) };
+    }
     this.send(refreshFrame(token));
     // The server's `refreshed` plans the next renewal. Until it comes, try again shortly: API Gateway may have
     // throttled or failed this one (its error names no frame), and the session would otherwise run out.

@@ -535,6 +535,8 @@ export class RoomsController {
     const onItsWay = this.unechoed.filter((sent) => sent.room === name).length;
     const refused = aboutMessage ? this.dropUnechoed((sent) => sent.room === name) : undefined;
     const unsent = refused && onItsWay === 1 ? { room: refused.room, text: refused.text } : undefined;
+    const tellSender = (message = frame.message) =>
+      this.emit({ type: "send-error", code: frame.code, message, unsent });
 
     if (!this.rooms.has(name)) {
       // A room already left (a `leave` answered with not_a_member, a refused join's echo): nothing to show.
@@ -543,8 +545,7 @@ export class RoomsController {
     }
     if (frame.code === ErrorCode.RateLimited) {
       if (forRequest) this.queue.throttled();
-      if (aboutMessage || !forRequest)
-        this.emit({ type: "send-error", code: frame.code, message: frame.message, unsent });
+      if (aboutMessage || !forRequest) tellSender();
       return;
     }
     // The page never holds more rooms than the server allows, so `too_many_rooms` means a `leave` sent just before
@@ -571,17 +572,11 @@ export class RoomsController {
       if (this.live) this.queue.enqueue({ room: name, kind: "join" }, { urgent: true });
       this.emit({ type: "rooms" });
       if (aboutMessage) {
-        this.emit({
-          type: "send-error",
-          code: frame.code,
-          message: `You were not in #${name} on the server; rejoining. Send your message again in a moment.`,
-          unsent,
-        });
+        tellSender(`You were not in #${name} on the server; rejoining. Send your message again in a moment.`);
       }
       return;
     }
-    if (aboutMessage || !forRequest)
-      this.emit({ type: "send-error", code: frame.code, message: frame.message, unsent });
+    if (aboutMessage || !forRequest) tellSender();
   }
 
   /**
